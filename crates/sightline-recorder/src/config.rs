@@ -34,7 +34,7 @@ impl Default for RecorderConfig {
     fn default() -> Self {
         RecorderConfig {
             segment_duration: Duration::from_secs(60),
-            flush_interval: Duration::from_secs(1),
+            flush_interval: Duration::from_millis(500),
             reconnect_min: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(2),
             stall_timeout: Duration::from_secs(10),

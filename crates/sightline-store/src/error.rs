@@ -32,6 +32,8 @@ pub enum StoreError {
     DuplicateName(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("stored index is damaged: {0}")]
     Corrupt(String),
     #[error("credentials key {path}: {reason}")]

@@ -1,0 +1,89 @@
+//! `sightline serve`: recover the store, start recording, serve the API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use sightline_recorder::Recorder;
+use sightline_server::AppState;
+use sightline_store::Store;
+use tokio::sync::oneshot;
+
+use crate::settings::Settings;
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// TOML settings file.
+    #[arg(long, env = "SIGHTLINE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (database, media, keys). Default ./sightline-data.
+    #[arg(long, env = "SIGHTLINE_DATA")]
+    pub data: Option<PathBuf>,
+    /// Address to listen on. Default 127.0.0.1:8080.
+    #[arg(long, env = "SIGHTLINE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Global cap on stored media in bytes; oldest recordings are deleted first.
+    #[arg(long, env = "SIGHTLINE_DISK_QUOTA_BYTES")]
+    pub disk_quota_bytes: Option<u64>,
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests, then stops recording cleanly (every run is closed).
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.server.await.context("server task")?.context("serving HTTP")?;
+        self.state.recorder.shutdown().await;
+        self.state.store.close().await;
+        Ok(())
+    }
+}
+
+pub async fn start(settings: Settings) -> anyhow::Result<Running> {
+    let store = Store::open(&settings.data)
+        .await
+        .with_context(|| format!("opening the store in {}", settings.data.display()))?;
+    let recorder = Recorder::start(store.clone(), settings.recorder.clone()).await.context("starting the recorder")?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let state = AppState { store, recorder };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(sightline_server::serve(listener, state.clone(), async move {
+        let _ = stopped.await;
+    }));
+    tracing::info!(%addr, data = %settings.data.display(), "Sightline is serving");
+    Ok(Running { addr, state, stop, server })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(args.config.as_deref(), args.data, args.listen, args.disk_quota_bytes)?;
+    let running = start(settings).await?;
+    println!("Sightline listening on http://{}", running.addr);
+    shutdown_signal().await;
+    eprintln!("stopping: closing recordings");
+    running.stop().await
+}
