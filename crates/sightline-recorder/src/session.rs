@@ -104,7 +104,7 @@ impl CameraTask {
             .session_group(self.group.clone())
             .user_agent(format!("Sightline/{}", env!("CARGO_PKG_VERSION")));
         let retry = |what: &str, e: &dyn std::fmt::Display| Ended::Retry {
-            reason: format!("{what} {shown_url}: {e}"),
+            reason: format!("{what} {shown_url}: {}", summarize(e)),
             recorded: false,
         };
         let mut session = tokio::select! {
@@ -185,7 +185,7 @@ impl CameraTask {
                 item = demuxed.next() => {
                     let item = match item {
                         None => break Err(format!("{shown_url} ended the stream")),
-                        Some(Err(e)) => break Err(format!("receiving from {shown_url}: {e}")),
+                        Some(Err(e)) => break Err(format!("receiving from {shown_url}: {}", summarize(&e))),
                         Some(Ok(item)) => item,
                     };
                     let received = Instant::now();
@@ -303,5 +303,32 @@ impl CameraTask {
             .await
             .map_err(|e| e.to_string())?;
         Ok((id, timescale))
+    }
+}
+
+/// The first paragraph of a retina error (the rest is connection context for logs),
+/// with a plain-words hint for authentication failures.
+fn summarize(e: &dyn std::fmt::Display) -> String {
+    let text = e.to_string();
+    let first = text.split("\n\n").next().unwrap_or(&text).trim().to_owned();
+    if first.contains("Unauthorized") || first.starts_with("401") {
+        format!("authentication failed, check the camera's username and password ({first})")
+    } else {
+        first
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summarize;
+
+    #[test]
+    fn summaries_keep_the_first_paragraph_and_explain_401() {
+        let e = "401 Unauthorized response to DESCRIBE CSeq=2: Received Unauthorized after trying digest auth\n\nconn: x";
+        let s = summarize(&e);
+        assert!(s.starts_with("authentication failed"), "{s}");
+        assert!(s.contains("401") && !s.contains("conn:"), "{s}");
+        assert_eq!(summarize(&"Unable to connect to RTSP server: Connection refused (os error 111)"),
+            "Unable to connect to RTSP server: Connection refused (os error 111)");
     }
 }

@@ -329,8 +329,4 @@ impl RunWriter {
         self.close_segment().await?;
         self.store.end_run(self.run, reason).await
     }
-
-    pub fn run_id(&self) -> i64 {
-        self.run
-    }
 }

@@ -126,7 +126,7 @@ async fn bad_cameras_fail_clearly_and_alone() {
     let bad = [
         ("unresolvable", "rtsp://camera.invalid/stream".to_owned(), "camera.invalid"),
         ("refused", format!("rtsp://127.0.0.1:{}/stream", free_port()), "refused"),
-        ("wrongpass", format!("rtsp://admin:wrong@127.0.0.1:{locked_port}/cam/1"), "401"),
+        ("wrongpass", format!("rtsp://admin:wrong@127.0.0.1:{locked_port}/cam/1"), "authentication failed"),
         ("mjpeg", format!("rtsp://127.0.0.1:{mjpeg_port}/stream"), "JPEG video, which Sightline cannot record"),
     ];
     let mut ids = Vec::new();
