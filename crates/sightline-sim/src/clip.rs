@@ -88,7 +88,7 @@ pub fn generate(spec: ClipSpec) -> Result<Clip, SimError> {
     let config = EncoderConfig::new()
         .profile(Profile::Baseline)
         .usage_type(UsageType::CameraVideoRealTime)
-        .rate_control_mode(RateControlMode::Bitrate)
+        .rate_control_mode(RateControlMode::Off)
         .bitrate(BitRate::from_bps(bitrate))
         .max_frame_rate(FrameRate::from_hz(spec.fps as f32))
         .skip_frames(false)

@@ -100,7 +100,8 @@ async fn rtp_ssrcs(mut s: Session<retina::client::Playing>, dur: Duration) -> (V
 #[tokio::test]
 async fn two_cameras_stream_at_once_with_different_ssrcs() {
     let server = SimServer::start(config(3)).await.unwrap();
-    let (a, b) = tokio::join!(play(&server.camera_url(1), None), play(&server.camera_url(3), None));
+    let (url_a, url_b) = (server.camera_url(1), server.camera_url(3));
+    let (a, b) = tokio::join!(play(&url_a, None), play(&url_b, None));
     let dur = Duration::from_millis(2500);
     let ((ssrcs_a, frames_a), (ssrcs_b, frames_b)) =
         tokio::join!(rtp_ssrcs(a.unwrap(), dur), rtp_ssrcs(b.unwrap(), dur));

@@ -178,14 +178,7 @@ pub async fn export(
 
 /// A digest of everything that determines the file's bytes.
 fn etag(layout: &Mp4Layout) -> String {
-    let mut h = Sha256::new();
-    for part in layout.parts(0..layout.len()) {
-        match part {
-            Part::Header(r) => h.update(&layout.header()[r]),
-            Part::Body(s) => h.update(format!("{}:{}:{};", s.object, s.offset, s.len)),
-        }
-    }
-    hex::encode(&h.finalize()[..16])
+    hex::encode(&Sha256::digest(layout.etag_material())[..16])
 }
 
 /// The bytes of `range`, read piece by piece from the stored objects.
