@@ -328,7 +328,9 @@ mod tests {
         let s = summarize(&e);
         assert!(s.starts_with("authentication failed"), "{s}");
         assert!(s.contains("401") && !s.contains("conn:"), "{s}");
-        assert_eq!(summarize(&"Unable to connect to RTSP server: Connection refused (os error 111)"),
-            "Unable to connect to RTSP server: Connection refused (os error 111)");
+        assert_eq!(
+            summarize(&"Unable to connect to RTSP server: Connection refused (os error 111)"),
+            "Unable to connect to RTSP server: Connection refused (os error 111)"
+        );
     }
 }

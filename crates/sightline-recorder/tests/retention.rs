@@ -18,7 +18,8 @@ struct Fixture {
 
 impl Fixture {
     async fn new(name: &str) -> Fixture {
-        let dir = std::env::temp_dir().join(format!("sightline-retention-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("sightline-retention-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = Store::open(&dir).await.unwrap();
         let entry = store
@@ -47,7 +48,12 @@ impl Fixture {
         let (id, key) = self.store.open_segment(camera, run, 0).await.unwrap();
         let mut file = self.store.media().create_segment(&key).unwrap();
         file.append_synced(&vec![7u8; bytes]).unwrap();
-        let frame = FrameEntry { duration: 60 * 90_000, size: bytes as u32, key: true, cts_offset: 0 };
+        let frame = FrameEntry {
+            duration: 60 * 90_000,
+            size: bytes as u32,
+            key: true,
+            cts_offset: 0,
+        };
         self.store
             .commit_chunks(&[NewChunk {
                 segment_id: id,
@@ -77,7 +83,14 @@ impl Fixture {
     }
 
     async fn remaining(&self) -> Vec<i64> {
-        let mut ids: Vec<i64> = self.store.segment_summaries().await.unwrap().iter().map(|s| s.id).collect();
+        let mut ids: Vec<i64> = self
+            .store
+            .segment_summaries()
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect();
         ids.sort();
         ids
     }
@@ -99,18 +112,33 @@ async fn age_limit_deletes_expired_recordings_but_not_held_ones() {
     let (held, held_key) = f.segment(cam, t0.add_micros(MINUTE), 100).await;
     let (recent, _) = f.segment(cam, t0.add_micros(6 * DAY), 100).await;
     let (other_old, _) = f.segment(other, t0, 100).await;
-    f.store.add_hold(cam, t0.add_micros(MINUTE + 1), t0.add_micros(MINUTE + 2), "case 42").await.unwrap();
+    f.store
+        .add_hold(
+            cam,
+            t0.add_micros(MINUTE + 1),
+            t0.add_micros(MINUTE + 2),
+            "case 42",
+        )
+        .await
+        .unwrap();
 
     // Eight days later only the unheld 7-day-old recording of the 7-day camera goes.
-    let report = enforce(&f.store, t0.add_micros(8 * DAY), None).await.unwrap();
+    let report = enforce(&f.store, t0.add_micros(8 * DAY), None)
+        .await
+        .unwrap();
     assert_eq!(report.deleted_for_age, vec![old]);
     assert!(report.deleted_for_quota.is_empty());
     assert_eq!(f.remaining().await, vec![held, recent, other_old]);
-    assert!(!f.exists(&old_key), "deleted segment's media is still on disk");
+    assert!(
+        !f.exists(&old_key),
+        "deleted segment's media is still on disk"
+    );
     assert!(f.exists(&held_key));
 
     // Far in the future everything past its age goes, except the hold.
-    let report = enforce(&f.store, t0.add_micros(400 * DAY), None).await.unwrap();
+    let report = enforce(&f.store, t0.add_micros(400 * DAY), None)
+        .await
+        .unwrap();
     assert_eq!(report.deleted_for_age, vec![other_old, recent]);
     assert_eq!(f.remaining().await, vec![held]);
 }
@@ -126,15 +154,27 @@ async fn quota_deletes_oldest_first_across_cameras_and_spares_holds() {
     let (a2, _) = f.segment(a, t0.add_micros(2 * MINUTE), 1000).await;
     let (b2, _) = f.segment(b, t0.add_micros(3 * MINUTE), 1000).await;
     let (a3, a3_key) = f.segment(a, t0.add_micros(4 * MINUTE), 1000).await;
-    f.store.add_hold(b, t0.add_micros(MINUTE), t0.add_micros(2 * MINUTE), "case 7").await.unwrap();
+    f.store
+        .add_hold(
+            b,
+            t0.add_micros(MINUTE),
+            t0.add_micros(2 * MINUTE),
+            "case 7",
+        )
+        .await
+        .unwrap();
     assert_eq!(f.store.stored_bytes().await.unwrap(), 5000);
 
     // Within the quota: nothing happens.
-    let report = enforce(&f.store, t0.add_micros(DAY), Some(5000)).await.unwrap();
+    let report = enforce(&f.store, t0.add_micros(DAY), Some(5000))
+        .await
+        .unwrap();
     assert_eq!(report, Default::default());
 
     // 2500 bytes allowed: the oldest unheld (a1, then a2, then b2) go; b1 is held.
-    let report = enforce(&f.store, t0.add_micros(DAY), Some(2500)).await.unwrap();
+    let report = enforce(&f.store, t0.add_micros(DAY), Some(2500))
+        .await
+        .unwrap();
     assert_eq!(report.deleted_for_quota, vec![a1, a2, b2]);
     assert_eq!(f.remaining().await, vec![b1, a3]);
     assert!(f.exists(&a3_key));

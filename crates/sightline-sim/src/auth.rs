@@ -23,7 +23,10 @@ pub enum AuthError {
     #[error("Authorization scheme {0:?} is not Digest or Basic")]
     UnsupportedScheme(String),
     #[error("malformed Authorization header {header:?}: {reason}")]
-    Malformed { header: String, reason: &'static str },
+    Malformed {
+        header: String,
+        reason: &'static str,
+    },
     #[error("nonce {0:?} was not issued by this server")]
     UnknownNonce(String),
     #[error("wrong username or password for user {0:?}")]
@@ -94,7 +97,10 @@ impl Authenticator {
     fn nonce_is_ours(&self, nonce: &str) -> bool {
         nonce.len() == 32
             && nonce.is_char_boundary(16)
-            && constant_time_eq(self.nonce_tag(&nonce[..16]).as_bytes(), nonce[16..].as_bytes())
+            && constant_time_eq(
+                self.nonce_tag(&nonce[..16]).as_bytes(),
+                &nonce.as_bytes()[16..],
+            )
     }
 
     /// The `WWW-Authenticate` value for a 401: a fresh Digest challenge, then Basic.
@@ -182,7 +188,10 @@ impl Authenticator {
         });
         if username == self.username
             && realm == REALM
-            && constant_time_eq(expected.as_bytes(), response.to_ascii_lowercase().as_bytes())
+            && constant_time_eq(
+                expected.as_bytes(),
+                response.to_ascii_lowercase().as_bytes(),
+            )
         {
             Ok(())
         } else {

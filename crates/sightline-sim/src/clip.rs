@@ -13,7 +13,7 @@
 
 use bytes::Bytes;
 use openh264::encoder::{
-    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, Profile,
+    Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, Profile,
     RateControlMode, UsageType,
 };
 use openh264::formats::YUVBuffer;
@@ -74,22 +74,82 @@ pub fn strip_start_code(nal: &[u8]) -> &[u8] {
 }
 
 /// Encodes the clip described by `spec`. Blocking and CPU-bound: run it on a blocking thread.
+///
+/// Every GOP starts with an IDR and references nothing before it, so runs of whole seconds are
+/// encoded in parallel by separate encoders (one per available core) and concatenated; the
+/// encoders share one configuration, and their SPS/PPS are checked to be identical.
 pub fn generate(spec: ClipSpec) -> Result<Clip, SimError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let per_thread = spec.seconds.div_ceil(cores.clamp(1, spec.seconds.max(1)));
+    let parts: Vec<Result<Part, SimError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..spec.seconds)
+            .step_by(per_thread.max(1) as usize)
+            .map(|first| {
+                let last = (first + per_thread).min(spec.seconds);
+                scope.spawn(move || encode_seconds(spec, first..last))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(SimError::Encode {
+                        frame: 0,
+                        message: "an encoder thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut frames = Vec::with_capacity((spec.fps * spec.seconds) as usize);
+    let mut params: Option<(Bytes, Bytes)> = None;
+    for part in parts {
+        let part = part?;
+        match &params {
+            None => params = Some((part.sps, part.pps)),
+            Some((sps, pps)) if *sps == part.sps && *pps == part.pps => {}
+            Some(_) => {
+                return Err(SimError::Encode {
+                    frame: frames.len() as u32,
+                    message: "parallel encoders produced different SPS/PPS".into(),
+                })
+            }
+        }
+        frames.extend(part.frames);
+    }
+    let (sps, pps) = params.ok_or(SimError::Encode {
+        frame: 0,
+        message: "clip has no frames".into(),
+    })?;
+    Ok(Clip {
+        spec,
+        sps,
+        pps,
+        frames,
+    })
+}
+
+/// The frames of a run of whole seconds, with the parameter sets their encoder used.
+struct Part {
+    sps: Bytes,
+    pps: Bytes,
+    frames: Vec<AccessUnit>,
+}
+
+/// Encodes seconds `seconds` of the clip with a fresh encoder.
+fn encode_seconds(spec: ClipSpec, seconds: std::ops::Range<u32>) -> Result<Part, SimError> {
     let encode_err = |frame: u32, e: openh264::Error| SimError::Encode {
         frame,
         message: e.to_string(),
     };
     let (w, h) = (usize::from(spec.width), usize::from(spec.height));
-    let total = spec.fps * spec.seconds;
-    // About 0.1 bit per pixel: sharp enough for the synthetic scene, small enough to serve
-    // hundreds of cameras.
-    let bitrate = (u64::from(spec.width) * u64::from(spec.height) * u64::from(spec.fps) / 10)
-        .clamp(100_000, 8_000_000) as u32;
+    let first = seconds.start * spec.fps;
+    // Rate control off: constant quantizer (compact for this scene, ~0.7 Mbit/s at the
+    // defaults) and, unlike the rate-controlled modes, no frame skipping to fight over.
     let config = EncoderConfig::new()
         .profile(Profile::Baseline)
         .usage_type(UsageType::CameraVideoRealTime)
         .rate_control_mode(RateControlMode::Off)
-        .bitrate(BitRate::from_bps(bitrate))
         .max_frame_rate(FrameRate::from_hz(spec.fps as f32))
         .skip_frames(false)
         .complexity(Complexity::Low)
@@ -98,12 +158,12 @@ pub fn generate(spec: ClipSpec) -> Result<Clip, SimError> {
         .intra_frame_period(IntraFramePeriod::from_num_frames(spec.fps))
         .num_threads(1);
     let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
-        .map_err(|e| encode_err(0, e))?;
+        .map_err(|e| encode_err(first, e))?;
 
     let mut yuv = vec![0u8; w * h * 3 / 2];
-    let mut frames = Vec::with_capacity(total as usize);
+    let mut frames = Vec::with_capacity(((seconds.end - seconds.start) * spec.fps) as usize);
     let (mut sps, mut pps) = (None::<Bytes>, None::<Bytes>);
-    for i in 0..total {
+    for i in first..seconds.end * spec.fps {
         draw_frame(&mut yuv, w, h, i, spec.fps);
         let want_idr = i % spec.fps == 0;
         if want_idr {
@@ -131,7 +191,11 @@ pub fn generate(spec: ClipSpec) -> Result<Clip, SimError> {
                     "encoder produced a {frame_type:?} frame with {} NAL units; \
                      wanted {} (GOP of {} frames)",
                     nals.len(),
-                    if want_idr { "an IDR" } else { "a non-IDR picture" },
+                    if want_idr {
+                        "an IDR"
+                    } else {
+                        "a non-IDR picture"
+                    },
                     spec.fps
                 ),
             });
@@ -149,11 +213,10 @@ pub fn generate(spec: ClipSpec) -> Result<Clip, SimError> {
         frames.push(AccessUnit { nals });
     }
     let missing = |what: &str| SimError::Encode {
-        frame: 0,
-        message: format!("encoder emitted no {what} for the clip"),
+        frame: first,
+        message: format!("encoder emitted no {what}"),
     };
-    Ok(Clip {
-        spec,
+    Ok(Part {
         sps: sps.ok_or_else(|| missing("SPS"))?,
         pps: pps.ok_or_else(|| missing("PPS"))?,
         frames,
@@ -193,45 +256,69 @@ fn buf_into_vec(buf: YUVBuffer, w: usize, h: usize) -> Vec<u8> {
 }
 
 /// Draws frame `i` of the synthetic scene into an I420 buffer of `w` x `h` (both even).
+///
+/// Written as row copies and fills rather than per-pixel arithmetic: this crate is built
+/// unoptimized in dev builds, and the clip must still be ready in well under a second.
 pub fn draw_frame(yuv: &mut [u8], w: usize, h: usize, i: u32, fps: u32) {
     let i = i as usize;
     let (y_plane, chroma) = yuv.split_at_mut(w * h);
     let (u_plane, v_plane) = chroma.split_at_mut(w * h / 4);
-    // Background: a diagonal luma gradient scrolling right, with vertical bars moving left.
-    let shift = i * 4;
-    let bar_period = 64;
-    let bar_shift = (i * 6) % bar_period;
+    // Background: a diagonal luma ramp scrolling right; row y is a window into the ramp.
+    let period = w + h;
+    let ramp: Vec<u8> = (0..2 * period)
+        .map(|k| ((k % period) * 180 / period) as u8 + 40)
+        .collect();
+    let shift = (i * 4) % period;
+    for y in 0..h {
+        let start = (y + period - shift) % period;
+        y_plane[y * w..(y + 1) * w].copy_from_slice(&ramp[start..start + w]);
+    }
+    // Dark vertical bars, 8 px wide every 64 px, moving left.
+    let bar_shift = (i * 6) % 64;
+    let first_bar = (64 - bar_shift) % 64;
     for y in 0..h {
         let row = &mut y_plane[y * w..(y + 1) * w];
-        for (x, px) in row.iter_mut().enumerate() {
-            let base = (((x + y + w - shift % w) % (w + h)) * 180 / (w + h)) as u8 + 40;
-            let in_bar = (x + bar_shift) % bar_period < 8;
-            *px = if in_bar { base / 2 } else { base };
+        for x in (first_bar..w).step_by(64) {
+            row[x..(x + 8).min(w)].fill(24);
         }
     }
-    // Chroma: slow horizontal/vertical colour gradients that drift with time.
+    // Chroma: U varies along x and V along y, both drifting with time.
     let (cw, ch) = (w / 2, h / 2);
+    for (x, u) in u_plane[..cw].iter_mut().enumerate() {
+        *u = (64 + (x * 128 / cw) + i) as u8;
+    }
+    for y in 1..ch {
+        u_plane.copy_within(0..cw, y * cw);
+    }
     for y in 0..ch {
-        for x in 0..cw {
-            u_plane[y * cw + x] = (64 + (x * 128 / cw) + i) as u8;
-            v_plane[y * cw + x] = (64 + (y * 128 / ch) + 2 * i) as u8;
-        }
+        v_plane[y * cw..(y + 1) * cw].fill((64 + (y * 128 / ch) + 2 * i) as u8);
     }
     // A bright box bouncing around the picture.
     let bw = (w / 8).max(2) & !1;
     let bh = (h / 6).max(2) & !1;
     let bx = triangle(i * 7, w - bw) & !1;
     let by = triangle(i * 5, h - bh) & !1;
-    fill(y_plane, u_plane, v_plane, w, (bx, by, bw, bh), (235, 90, 200));
-    // A strip of 16 blocks at the top spelling the frame number in binary (and a marker block
-    // that is lit on the first frame of each second), so no two frames of the loop are alike.
+    fill(
+        y_plane,
+        u_plane,
+        v_plane,
+        w,
+        (bx, by, bw, bh),
+        (235, 90, 200),
+    );
+    // A strip of blocks at the top spelling the frame number in binary, plus a marker block
+    // lit on the first frame of each second, so no two frames of the loop are alike.
     let block = (w / 20).max(2) & !1;
-    let bits = i as u32 | if i % fps as usize == 0 { 1 << 16 } else { 0 };
+    let bits = i as u32
+        | if i.is_multiple_of(fps as usize) {
+            1 << 16
+        } else {
+            0
+        };
     for bit in 0..17usize {
-        let lit = bits & (1 << bit) != 0;
-        let luma = if lit { 235 } else { 16 };
-        let x = (bit * block) % w;
+        let x = bit * block;
         if x + block <= w && block <= h {
+            let luma = if bits & (1 << bit) != 0 { 235 } else { 16 };
             fill(
                 y_plane,
                 u_plane,

@@ -127,10 +127,10 @@ fn validate(c: &SimConfig) -> Result<(), SimError> {
     if c.cameras == 0 || c.cameras > 100_000 {
         return invalid("cameras", c.cameras.to_string(), "must be 1..=100000");
     }
-    if !(16..=3840).contains(&c.width) || c.width % 2 != 0 {
+    if !(16..=3840).contains(&c.width) || !c.width.is_multiple_of(2) {
         return invalid("width", c.width.to_string(), "must be even and 16..=3840");
     }
-    if !(16..=2160).contains(&c.height) || c.height % 2 != 0 {
+    if !(16..=2160).contains(&c.height) || !c.height.is_multiple_of(2) {
         return invalid("height", c.height.to_string(), "must be even and 16..=2160");
     }
     if !(1..=120).contains(&c.fps) {
@@ -182,7 +182,9 @@ impl SimServer {
         let shared = Arc::new(Shared {
             clip,
             prepared,
-            cameras: (0..config.cameras).map(|_| CameraTimeline::random()).collect(),
+            cameras: (0..config.cameras)
+                .map(|_| CameraTimeline::random())
+                .collect(),
             auth: config
                 .credentials
                 .map(|(user, pass)| Authenticator::new(user, pass)),
@@ -212,7 +214,10 @@ impl SimServer {
             IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
             ip => ip,
         };
-        format!("rtsp://{}/cam/{n}", SocketAddr::new(ip, self.local_addr.port()))
+        format!(
+            "rtsp://{}/cam/{n}",
+            SocketAddr::new(ip, self.local_addr.port())
+        )
     }
 
     /// Stops accepting, closes every connection and waits for the tasks to finish.
@@ -230,7 +235,11 @@ impl Drop for SimServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {

@@ -11,8 +11,8 @@ use bytes::{Bytes, BytesMut};
 
 use crate::clip::Clip;
 use crate::rtp::{
-    interleaved_header, packetize_access_unit, patch_rtp_header, RtpHeader,
-    INTERLEAVED_HEADER_LEN, MAX_PAYLOAD, PAYLOAD_TYPE, RTP_HEADER_LEN,
+    interleaved_header, packetize_access_unit, patch_rtp_header, RtpHeader, INTERLEAVED_HEADER_LEN,
+    MAX_PAYLOAD, PAYLOAD_TYPE, RTP_HEADER_LEN,
 };
 
 /// One access unit as interleaved RTP packets with placeholder per-stream fields.
@@ -143,9 +143,7 @@ mod tests {
                         big,
                     ],
                 },
-                AccessUnit {
-                    nals: vec![small],
-                },
+                AccessUnit { nals: vec![small] },
             ],
         }
     }

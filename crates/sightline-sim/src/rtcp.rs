@@ -25,7 +25,7 @@ pub struct SenderReport {
 
 impl SenderReport {
     /// Serializes the report (V=2, P=0, RC=0, PT=200, length 6 words).
-    pub fn to_bytes(&self) -> [u8; SENDER_REPORT_LEN] {
+    pub fn to_bytes(self) -> [u8; SENDER_REPORT_LEN] {
         let mut b = [0u8; SENDER_REPORT_LEN];
         b[0] = 0x80;
         b[1] = 200;
@@ -56,7 +56,10 @@ mod tests {
     fn ntp_of_unix_epoch_and_half_second() {
         assert_eq!(ntp_timestamp(UNIX_EPOCH) >> 32, NTP_UNIX_OFFSET);
         let t = UNIX_EPOCH + Duration::from_millis(1500);
-        assert_eq!(ntp_timestamp(t), ((NTP_UNIX_OFFSET + 1) << 32) | 0x8000_0000);
+        assert_eq!(
+            ntp_timestamp(t),
+            ((NTP_UNIX_OFFSET + 1) << 32) | 0x8000_0000
+        );
     }
 
     #[test]

@@ -33,7 +33,10 @@ pub struct Payload {
 ///
 /// Panics if `max_payload < 3` (an FU-A fragment needs two header bytes plus data).
 pub fn packetize_access_unit<N: AsRef<[u8]>>(nals: &[N], max_payload: usize) -> Vec<Payload> {
-    assert!(max_payload >= 3, "max_payload {max_payload} is too small for FU-A");
+    assert!(
+        max_payload >= 3,
+        "max_payload {max_payload} is too small for FU-A"
+    );
     let mut out = Vec::new();
     for nal in nals.iter().map(AsRef::as_ref).filter(|n| !n.is_empty()) {
         if nal.len() <= max_payload {
@@ -83,7 +86,7 @@ pub struct RtpHeader {
 
 impl RtpHeader {
     /// Serializes the header.
-    pub fn to_bytes(&self) -> [u8; RTP_HEADER_LEN] {
+    pub fn to_bytes(self) -> [u8; RTP_HEADER_LEN] {
         let mut b = [0u8; RTP_HEADER_LEN];
         b[0] = 0x80;
         b[1] = (u8::from(self.marker) << 7) | (self.payload_type & 0x7f);
@@ -177,8 +180,14 @@ mod tests {
         assert_eq!(payloads[0].data, sps);
         assert_eq!(payloads[1].data, pps);
         assert!(payloads.iter().all(|p| p.data.len() <= 1400));
-        let fu: Vec<_> = payloads[2..].iter().map(|p| (p.data[0], p.data[1])).collect();
-        assert_eq!(fu, vec![(0x7c, 0x85), (0x7c, 0x05), (0x7c, 0x05), (0x7c, 0x45)]);
+        let fu: Vec<_> = payloads[2..]
+            .iter()
+            .map(|p| (p.data[0], p.data[1]))
+            .collect();
+        assert_eq!(
+            fu,
+            vec![(0x7c, 0x85), (0x7c, 0x05), (0x7c, 0x05), (0x7c, 0x45)]
+        );
         assert_eq!(depacketize(&payloads), vec![sps, pps, idr]);
     }
 
@@ -214,7 +223,10 @@ mod tests {
         assert_eq!(RtpHeader::parse(&b), Some(h));
         patch_rtp_header(&mut b, 7, 9, 11);
         let p = RtpHeader::parse(&b).unwrap();
-        assert_eq!((p.marker, p.sequence, p.timestamp, p.ssrc), (true, 7, 9, 11));
+        assert_eq!(
+            (p.marker, p.sequence, p.timestamp, p.ssrc),
+            (true, 7, 9, 11)
+        );
         assert_eq!(RtpHeader::parse(&[0u8; 12]), None);
     }
 

@@ -65,7 +65,10 @@ async fn write_bounded(wr: &mut OwnedWriteHalf, bytes: &[u8]) -> io::Result<()> 
         Ok(r) => r,
         Err(_) => Err(io::Error::new(
             io::ErrorKind::TimedOut,
-            format!("client did not take {} bytes within {WRITE_TIMEOUT:?}", bytes.len()),
+            format!(
+                "client did not take {} bytes within {WRITE_TIMEOUT:?}",
+                bytes.len()
+            ),
         )),
     }
 }
@@ -155,7 +158,8 @@ async fn handle_input(
                 ));
             }
             Err(ParseError::Error) => {
-                let resp = Response::builder(Version::V1_0, StatusCode::BadRequest).build(Vec::new());
+                let resp =
+                    Response::builder(Version::V1_0, StatusCode::BadRequest).build(Vec::new());
                 write_bounded(wr, &serialize(&resp)).await?;
                 let start: String = String::from_utf8_lossy(&input[..input.len().min(40)]).into();
                 return Err(io::Error::new(
@@ -215,9 +219,14 @@ async fn send_frame(
     let fps = shared.clip.spec.fps;
     let ts = tl.ts_of_frame(n, fps);
     out.clear();
-    shared
-        .prepared
-        .render(n, p.channel, tl.ssrc, tl.seq_of_frame(n, &shared.prepared), ts, out);
+    shared.prepared.render(
+        n,
+        p.channel,
+        tl.ssrc,
+        tl.seq_of_frame(n, &shared.prepared),
+        ts,
+        out,
+    );
     write_bounded(wr, out).await?;
     let frame = shared.prepared.frame(n);
     p.packets = p.packets.wrapping_add(frame.rtp_offsets.len() as u32);

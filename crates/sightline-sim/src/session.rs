@@ -107,7 +107,11 @@ impl RtspSession {
     }
 
     /// Handles one request; `elapsed` is the time since the server's epoch.
-    pub fn handle(&mut self, req: &Request<Vec<u8>>, elapsed: Duration) -> (Response<Vec<u8>>, Action) {
+    pub fn handle(
+        &mut self,
+        req: &Request<Vec<u8>>,
+        elapsed: Duration,
+    ) -> (Response<Vec<u8>>, Action) {
         let cseq = req.header(&CSEQ).map(|v| v.as_str().to_owned());
         let respond = |status: StatusCode| {
             let mut b = Response::builder(Version::V1_0, status).header(SERVER, "sightline-sim");
@@ -138,7 +142,10 @@ impl RtspSession {
             ),
             Method::GetParameter => {
                 if !self.session_matches(req) {
-                    return (respond(StatusCode::SessionNotFound).build(Vec::new()), Action::None);
+                    return (
+                        respond(StatusCode::SessionNotFound).build(Vec::new()),
+                        Action::None,
+                    );
                 }
                 (respond(StatusCode::Ok).build(Vec::new()), Action::None)
             }
@@ -160,17 +167,26 @@ impl RtspSession {
                         .build(body.into_bytes());
                     (resp, Action::None)
                 }
-                _ => (respond(StatusCode::NotFound).build(Vec::new()), Action::None),
+                _ => (
+                    respond(StatusCode::NotFound).build(Vec::new()),
+                    Action::None,
+                ),
             },
             Method::Setup => {
                 let Some(n) = camera else {
-                    return (respond(StatusCode::NotFound).build(Vec::new()), Action::None);
+                    return (
+                        respond(StatusCode::NotFound).build(Vec::new()),
+                        Action::None,
+                    );
                 };
                 self.setup(req, n, respond)
             }
             Method::Play => {
                 if !self.session_matches(req) || self.session_id.is_none() {
-                    return (respond(StatusCode::SessionNotFound).build(Vec::new()), Action::None);
+                    return (
+                        respond(StatusCode::SessionNotFound).build(Vec::new()),
+                        Action::None,
+                    );
                 }
                 let (Some(setup), Some(uri)) = (self.setup, req.request_uri()) else {
                     return (
@@ -179,7 +195,10 @@ impl RtspSession {
                     );
                 };
                 if camera.is_some_and(|n| n as usize != setup.camera + 1) {
-                    return (respond(StatusCode::NotFound).build(Vec::new()), Action::None);
+                    return (
+                        respond(StatusCode::NotFound).build(Vec::new()),
+                        Action::None,
+                    );
                 }
                 let session = self.session_header();
                 if self.playing {
@@ -194,12 +213,16 @@ impl RtspSession {
                 let tl = &self.shared.cameras[setup.camera];
                 let seq = tl.seq_of_frame(first_frame, &self.shared.prepared);
                 let rtptime = tl.ts_of_frame(first_frame, fps);
-                let track_url = format!("{}{TRACK_CONTROL}", base_url(uri, setup.camera as u32 + 1));
+                let track_url =
+                    format!("{}{TRACK_CONTROL}", base_url(uri, setup.camera as u32 + 1));
                 self.playing = true;
                 let resp = respond(StatusCode::Ok)
                     .header(SESSION, session)
                     .header(RANGE, "npt=now-")
-                    .header(RTP_INFO, format!("url={track_url};seq={seq};rtptime={rtptime}"))
+                    .header(
+                        RTP_INFO,
+                        format!("url={track_url};seq={seq};rtptime={rtptime}"),
+                    )
                     .build(Vec::new());
                 let action = Action::Play {
                     camera: setup.camera,
@@ -210,14 +233,20 @@ impl RtspSession {
             }
             Method::Teardown => {
                 if !self.session_matches(req) || self.session_id.is_none() {
-                    return (respond(StatusCode::SessionNotFound).build(Vec::new()), Action::None);
+                    return (
+                        respond(StatusCode::SessionNotFound).build(Vec::new()),
+                        Action::None,
+                    );
                 }
                 self.session_id = None;
                 self.setup = None;
                 self.playing = false;
                 (respond(StatusCode::Ok).build(Vec::new()), Action::Stop)
             }
-            _ => (respond(StatusCode::NotImplemented).build(Vec::new()), Action::None),
+            _ => (
+                respond(StatusCode::NotImplemented).build(Vec::new()),
+                Action::None,
+            ),
         }
     }
 
@@ -237,10 +266,11 @@ impl RtspSession {
         let Some(transport) = req.header(&TRANSPORT) else {
             return none(StatusCode::BadRequest);
         };
-        let tcp = transport
-            .as_str()
-            .split(',')
-            .find(|spec| spec.trim_start().to_ascii_uppercase().starts_with("RTP/AVP/TCP"));
+        let tcp = transport.as_str().split(',').find(|spec| {
+            spec.trim_start()
+                .to_ascii_uppercase()
+                .starts_with("RTP/AVP/TCP")
+        });
         let Some(tcp) = tcp else {
             return none(StatusCode::UnsupportedTransport);
         };

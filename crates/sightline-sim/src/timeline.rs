@@ -124,8 +124,14 @@ mod tests {
     fn viewer_starts_at_next_idr_not_yet_due() {
         assert_eq!(first_frame_for_viewer(Duration::ZERO, 25, 25), 0);
         assert_eq!(first_frame_for_viewer(Duration::from_millis(1), 25, 25), 25);
-        assert_eq!(first_frame_for_viewer(Duration::from_millis(1000), 25, 25), 25);
-        assert_eq!(first_frame_for_viewer(Duration::from_millis(1001), 25, 25), 50);
+        assert_eq!(
+            first_frame_for_viewer(Duration::from_millis(1000), 25, 25),
+            25
+        );
+        assert_eq!(
+            first_frame_for_viewer(Duration::from_millis(1001), 25, 25),
+            50
+        );
         assert_eq!(due_offset(25, 25), Duration::from_secs(1));
         assert_eq!(due_offset(1, 30), Duration::from_nanos(33_333_333));
     }

@@ -29,7 +29,10 @@ fn creds(user: &str, pass: &str) -> Option<Credentials> {
     })
 }
 
-async fn play(url: &str, creds: Option<Credentials>) -> Result<Session<retina::client::Playing>, retina::Error> {
+async fn play(
+    url: &str,
+    creds: Option<Credentials>,
+) -> Result<Session<retina::client::Playing>, retina::Error> {
     let url = url::Url::parse(url).unwrap();
     let mut session = Session::describe(url, SessionOptions::default().creds(creds)).await?;
     let setup = SetupOptions::default()
@@ -58,7 +61,12 @@ async fn camera_streams_keyframe_first_with_continuous_timestamps_across_loops()
         match item {
             CodecItem::VideoFrame(f) => {
                 let decoded = decoder.decode(f.data()).expect("frame decodes");
-                frames.push((f.timestamp(), f.is_random_access_point(), f.loss(), decoded.is_some()));
+                frames.push((
+                    f.timestamp(),
+                    f.is_random_access_point(),
+                    f.loss(),
+                    decoded.is_some(),
+                ));
             }
             CodecItem::Rtcp(r) => {
                 if r.rtp_timestamp().is_some() {
@@ -69,14 +77,23 @@ async fn camera_streams_keyframe_first_with_continuous_timestamps_across_loops()
         }
     }
     // The first frame is the IDR announced by RTP-Info (elapsed 0), and IDRs recur every second.
-    assert_eq!(frames[0].0.elapsed(), 0, "first frame has the RTP-Info rtptime");
+    assert_eq!(
+        frames[0].0.elapsed(),
+        0,
+        "first frame has the RTP-Info rtptime"
+    );
     for (i, f) in frames.iter().enumerate() {
         assert_eq!(f.1, i % 25 == 0, "frame {i}: random access point");
         assert_eq!(f.2, 0, "frame {i}: loss");
         assert!(f.3, "frame {i}: decoder produced no picture");
     }
     for (i, w) in frames.windows(2).enumerate() {
-        assert_eq!(w[1].0.timestamp() - w[0].0.timestamp(), 3600, "frames {i}..{}", i + 1);
+        assert_eq!(
+            w[1].0.timestamp() - w[0].0.timestamp(),
+            3600,
+            "frames {i}..{}",
+            i + 1
+        );
     }
     assert!(sender_reports >= 1, "an RTCP sender report arrived");
     server.shutdown().await;
@@ -140,7 +157,11 @@ async fn credentials_are_required_and_checked() {
     assert!(first.is_random_access_point());
 
     for wrong in [creds("admin", "wrong"), creds("someone", "s3cret"), None] {
-        let err = play(&url, wrong.clone()).await.err().expect("wrong creds must fail").to_string();
+        let err = play(&url, wrong.clone())
+            .await
+            .err()
+            .expect("wrong creds must fail")
+            .to_string();
         assert!(err.contains("401"), "{wrong:?}: {err}");
     }
     server.shutdown().await;
@@ -150,10 +171,18 @@ async fn credentials_are_required_and_checked() {
 async fn unknown_camera_is_not_found() {
     let server = SimServer::start(config(2)).await.unwrap();
     let url = server.camera_url(3);
-    let err = play(&url, None).await.err().expect("camera 3 does not exist").to_string();
+    let err = play(&url, None)
+        .await
+        .err()
+        .expect("camera 3 does not exist")
+        .to_string();
     assert!(err.contains("404"), "{err}");
     let url = format!("rtsp://{}/nothing/here", server.local_addr());
-    let err = play(&url, None).await.err().expect("path does not exist").to_string();
+    let err = play(&url, None)
+        .await
+        .err()
+        .expect("path does not exist")
+        .to_string();
     assert!(err.contains("404"), "{err}");
     server.shutdown().await;
 }

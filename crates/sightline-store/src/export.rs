@@ -86,11 +86,19 @@ impl RunFrames {
                 offset += u64::from(e.size);
             }
             if offset != c.byte_offset + c.byte_len {
-                return Err(StoreError::Corrupt(format!("chunk {} sizes do not add up to its length", c.id)));
+                return Err(StoreError::Corrupt(format!(
+                    "chunk {} sizes do not add up to its length",
+                    c.id
+                )));
             }
         }
         let npt0 = chunks.first().map(|c| c.npt0).unwrap_or_default();
-        Ok(RunFrames { npt0, timescale, chunks, frames })
+        Ok(RunFrames {
+            npt0,
+            timescale,
+            chunks,
+            frames,
+        })
     }
 
     fn ticks(&self, t: Timestamp) -> i64 {
@@ -98,7 +106,8 @@ impl RunFrames {
     }
 
     fn wall(&self, ticks: i64) -> Timestamp {
-        self.npt0.add_micros(Timestamp::ticks_to_micros(ticks, self.timescale))
+        self.npt0
+            .add_micros(Timestamp::ticks_to_micros(ticks, self.timescale))
     }
 
     /// Indices `[first, last]` of the frames needed to present `[from, to)`: from the
@@ -129,12 +138,21 @@ struct TrackBuilder {
 
 impl TrackBuilder {
     fn new(timescale: u32) -> Self {
-        TrackBuilder { timescale, entries: Vec::new(), samples: Vec::new(), edits: Vec::new(), cursor: 0 }
+        TrackBuilder {
+            timescale,
+            entries: Vec::new(),
+            samples: Vec::new(),
+            edits: Vec::new(),
+            cursor: 0,
+        }
     }
 
     fn pad_to(&mut self, movie_time: u64) {
         if movie_time > self.cursor {
-            self.edits.push(Edit { media_time: -1, duration: movie_time - self.cursor });
+            self.edits.push(Edit {
+                media_time: -1,
+                duration: movie_time - self.cursor,
+            });
             self.cursor = movie_time;
         }
     }
@@ -163,15 +181,27 @@ fn add_run(
     let first_sample = track.samples.len();
     let frames = &run.frames[first..=last];
     for f in frames {
-        track.samples.push(Sample { duration: f.duration, size: f.size, key: f.key, cts_offset: f.cts_offset });
+        track.samples.push(Sample {
+            duration: f.duration,
+            size: f.size,
+            key: f.key,
+            cts_offset: f.cts_offset,
+        });
     }
     // Split the selected frames into contiguous byte ranges, one per stored chunk.
     let mut i = 0;
     while i < frames.len() {
         let sc = frames[i].stored_chunk;
-        let n = frames[i..].iter().take_while(|f| f.stored_chunk == sc).count();
+        let n = frames[i..]
+            .iter()
+            .take_while(|f| f.stored_chunk == sc)
+            .count();
         let stored = &run.chunks[sc];
-        let entry = match track.entries.iter().position(|&e| e == stored.sample_entry_id) {
+        let entry = match track
+            .entries
+            .iter()
+            .position(|&e| e == stored.sample_entry_id)
+        {
             Some(p) => p,
             None => {
                 track.entries.push(stored.sample_entry_id);
@@ -186,7 +216,11 @@ fn add_run(
                 first_sample: first_sample + i,
                 sample_count: n,
                 sample_entry: entry,
-                source: Slice { object: stored.object_key.clone(), offset: frames[i].offset, len },
+                source: Slice {
+                    object: stored.object_key.clone(),
+                    offset: frames[i].offset,
+                    len,
+                },
             },
         ));
         i += n;
@@ -198,8 +232,14 @@ fn add_run(
     track.pad_to(movie_start + movie_ticks(run.wall(start_ticks).micros() - show_from.micros()));
     let end_ticks = run.ticks(show_to);
     if end_ticks > start_ticks {
-        let duration = movie_ticks(Timestamp::ticks_to_micros(end_ticks - start_ticks, run.timescale));
-        track.edits.push(Edit { media_time: base + (start_ticks - frames[0].dts), duration });
+        let duration = movie_ticks(Timestamp::ticks_to_micros(
+            end_ticks - start_ticks,
+            run.timescale,
+        ));
+        track.edits.push(Edit {
+            media_time: base + (start_ticks - frames[0].dts),
+            duration,
+        });
         track.cursor += duration;
     }
 }
@@ -217,13 +257,32 @@ fn group_by_run(chunks: Vec<StoredChunk>) -> Vec<(i64, Vec<StoredChunk>)> {
 
 impl Store {
     /// Plans an MP4 of `camera`'s recordings in `[from, to)`.
-    pub async fn plan_export(&self, camera: CameraId, from: Timestamp, to: Timestamp) -> Result<ExportPlan, StoreError> {
+    pub async fn plan_export(
+        &self,
+        camera: CameraId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<ExportPlan, StoreError> {
         if to <= from {
-            return Err(StoreError::Invalid(format!("export range {from} to {to} is empty")));
+            return Err(StoreError::Invalid(format!(
+                "export range {from} to {to} is empty"
+            )));
         }
-        let video_runs = group_by_run(self.chunks_between(camera, TrackKind::Video, from, to).await?);
-        let mut audio_runs: HashMap<i64, Vec<StoredChunk>> =
-            group_by_run(self.chunks_between(camera, TrackKind::Audio, from, to).await?).into_iter().collect();
+        // Chunks are shorter than a GOP: reading has to start at the keyframe before `from`.
+        let read_from = self
+            .keyframe_chunk_before(camera, from)
+            .await?
+            .map_or(from, |k| k.min(from));
+        let video_runs = group_by_run(
+            self.chunks_between(camera, TrackKind::Video, read_from, to)
+                .await?,
+        );
+        let mut audio_runs: HashMap<i64, Vec<StoredChunk>> = group_by_run(
+            self.chunks_between(camera, TrackKind::Audio, from, to)
+                .await?,
+        )
+        .into_iter()
+        .collect();
         let mut timescales: HashMap<i64, u32> = HashMap::new();
         let mut entry_data: HashMap<i64, crate::recordings::SampleEntry> = HashMap::new();
         let mut video = TrackBuilder::new(MOVIE_TIMESCALE);
@@ -233,8 +292,13 @@ impl Store {
         let mut movie_time = 0u64;
 
         for (run_id, run_chunks) in video_runs {
-            for c in run_chunks.iter().chain(audio_runs.get(&run_id).into_iter().flatten()) {
-                if let std::collections::hash_map::Entry::Vacant(v) = entry_data.entry(c.sample_entry_id) {
+            for c in run_chunks
+                .iter()
+                .chain(audio_runs.get(&run_id).into_iter().flatten())
+            {
+                if let std::collections::hash_map::Entry::Vacant(v) =
+                    entry_data.entry(c.sample_entry_id)
+                {
                     let e = self.sample_entry(c.sample_entry_id).await?;
                     timescales.insert(c.sample_entry_id, e.timescale);
                     v.insert(e);
@@ -242,10 +306,16 @@ impl Store {
             }
             let ts = timescales[&run_chunks[0].sample_entry_id];
             let run = RunFrames::expand(run_chunks, ts)?;
-            let Some(sel) = run.select(run.ticks(from), run.ticks(to), true) else { continue };
+            let Some(sel) = run.select(run.ticks(from), run.ticks(to), true) else {
+                continue;
+            };
             let frames = &run.frames[sel.0..=sel.1];
             let first_pts = frames.iter().map(|f| f.pts).min().unwrap_or(0);
-            let last_end = frames.iter().map(|f| f.pts + i64::from(f.duration)).max().unwrap_or(0);
+            let last_end = frames
+                .iter()
+                .map(|f| f.pts + i64::from(f.duration))
+                .max()
+                .unwrap_or(0);
             let show_from = from.max(run.wall(first_pts));
             let show_to = to.min(run.wall(last_end));
             if show_to <= show_from {
@@ -256,35 +326,63 @@ impl Store {
             }
             start.get_or_insert(show_from);
             video.timescale = ts;
-            add_run(0, &mut video, &run, sel, (show_from, show_to), movie_time, &mut chunks);
+            add_run(
+                0,
+                &mut video,
+                &run,
+                sel,
+                (show_from, show_to),
+                movie_time,
+                &mut chunks,
+            );
 
             if let Some(achunks) = audio_runs.remove(&run_id) {
                 let ats = timescales[&achunks[0].sample_entry_id];
                 let arun = RunFrames::expand(achunks, ats)?;
                 if let Some(asel) = arun.select(arun.ticks(show_from), arun.ticks(show_to), false) {
                     let track = audio.get_or_insert_with(|| TrackBuilder::new(ats));
-                    add_run(1, track, &arun, asel, (show_from, show_to), movie_time, &mut chunks);
+                    add_run(
+                        1,
+                        track,
+                        &arun,
+                        asel,
+                        (show_from, show_to),
+                        movie_time,
+                        &mut chunks,
+                    );
                 }
             }
             movie_time += movie_ticks(show_to.micros() - show_from.micros());
             end = show_to;
         }
         let start = start.ok_or_else(|| {
-            StoreError::NotFound(format!("camera {camera} has no recording between {from} and {to}"))
+            StoreError::NotFound(format!(
+                "camera {camera} has no recording between {from} and {to}"
+            ))
         })?;
         chunks.sort_by_key(|(t, c)| (*t, c.track));
 
         let to_track = |b: TrackBuilder, video: bool| -> Result<Track, StoreError> {
             let first = &entry_data[&b.entries[0]];
             let kind = if video {
-                mp4::TrackKind::Video { width: first.dimensions.0 as u16, height: first.dimensions.1 as u16 }
+                mp4::TrackKind::Video {
+                    width: first.dimensions.0 as u16,
+                    height: first.dimensions.1 as u16,
+                }
             } else {
-                mp4::TrackKind::Audio { sample_rate: first.dimensions.0, channels: first.dimensions.1 as u16 }
+                mp4::TrackKind::Audio {
+                    sample_rate: first.dimensions.0,
+                    channels: first.dimensions.1 as u16,
+                }
             };
             Ok(Track {
                 kind,
                 timescale: b.timescale,
-                sample_entries: b.entries.iter().map(|e| Bytes::from(entry_data[e].data.clone())).collect(),
+                sample_entries: b
+                    .entries
+                    .iter()
+                    .map(|e| Bytes::from(entry_data[e].data.clone()))
+                    .collect(),
                 samples: b.samples,
                 edits: b.edits,
             })
@@ -301,7 +399,14 @@ impl Store {
             chunks: chunks.into_iter().map(|(_, c)| c).collect(),
             creation_time: start.mp4_seconds(),
         };
-        let layout = Mp4Layout::build(&spec).map_err(|e| StoreError::Corrupt(format!("building MP4: {e}")))?;
-        Ok(ExportPlan { layout, start, end, video_frames, audio_frames })
+        let layout = Mp4Layout::build(&spec)
+            .map_err(|e| StoreError::Corrupt(format!("building MP4: {e}")))?;
+        Ok(ExportPlan {
+            layout,
+            start,
+            end,
+            video_frames,
+            audio_frames,
+        })
     }
 }

@@ -376,6 +376,24 @@ impl Store {
             .collect()
     }
 
+    /// Start of the latest video chunk holding a keyframe that starts at or before `t`:
+    /// where an export starting at `t` has to begin reading.
+    pub async fn keyframe_chunk_before(
+        &self,
+        camera: CameraId,
+        t: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let start: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(start_us) FROM chunks WHERE camera_id = ? AND track = 'video' AND key_count > 0 AND start_us <= ?",
+        )
+        .bind(camera.0)
+        .bind(t.micros())
+        .fetch_one(&self.db)
+        .await
+        .map_err(db_err(format!("finding the keyframe before {t} of camera {camera}")))?;
+        Ok(start.map(Timestamp))
+    }
+
     /// Every segment with its time range and size, for retention.
     pub async fn segment_summaries(&self) -> Result<Vec<SegmentSummary>, StoreError> {
         let rows = sqlx::query(

@@ -12,17 +12,28 @@ pub struct Client {
 
 impl Client {
     pub fn new(server: &str) -> Client {
-        Client { base: server.trim_end_matches('/').to_owned(), http: reqwest::Client::new() }
+        Client {
+            base: server.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        }
     }
 
     /// Sends a request; a non-success answer becomes an error carrying the server's message.
-    pub async fn send(&self, method: Method, path: &str, body: Option<serde_json::Value>) -> anyhow::Result<Response> {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<Response> {
         let url = format!("{}{path}", self.base);
         let mut req = self.http.request(method.clone(), &url);
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.with_context(|| format!("{method} {url}: is `sightline serve` running there?"))?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("{method} {url}: is `sightline serve` running there?"))?;
         if !resp.status().is_success() {
             let status = resp.status();
             let text = resp.text().await.unwrap_or_default();
@@ -42,6 +53,8 @@ impl Client {
         body: Option<serde_json::Value>,
     ) -> anyhow::Result<T> {
         let resp = self.send(method, path, body).await?;
-        resp.json().await.with_context(|| format!("reading the answer to {path}"))
+        resp.json()
+            .await
+            .with_context(|| format!("reading the answer to {path}"))
     }
 }

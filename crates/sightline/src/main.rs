@@ -12,7 +12,11 @@ mod settings;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "sightline", version, about = "Sightline video management system")]
+#[command(
+    name = "sightline",
+    version,
+    about = "Sightline video management system"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,8 +41,9 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SIGHTLINE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,retina=warn")),
+            tracing_subscriber::EnvFilter::try_from_env("SIGHTLINE_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,sqlx=warn,retina=warn")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -47,8 +47,10 @@ impl Settings {
     ) -> anyhow::Result<Settings> {
         let file = match config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-                toml::from_str::<FileSettings>(&text).with_context(|| format!("parsing {}", path.display()))?
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str::<FileSettings>(&text)
+                    .with_context(|| format!("parsing {}", path.display()))?
             }
             None => FileSettings::default(),
         };
@@ -58,7 +60,9 @@ impl Settings {
         }
         Ok(Settings {
             data: data.or(file.data).unwrap_or_else(|| DEFAULT_DATA.into()),
-            listen: listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+            listen: listen
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
             recorder,
         })
     }
@@ -73,11 +77,24 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sightline-settings-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("s.toml");
-        std::fs::write(&path, "data = \"/srv/x\"\nlisten = \"0.0.0.0:9000\"\n[recorder]\nflush_interval = 0.5\n").unwrap();
-        let s = Settings::resolve(Some(&path), None, Some("127.0.0.1:1".parse().unwrap()), Some(5)).unwrap();
+        std::fs::write(
+            &path,
+            "data = \"/srv/x\"\nlisten = \"0.0.0.0:9000\"\n[recorder]\nflush_interval = 0.5\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(
+            Some(&path),
+            None,
+            Some("127.0.0.1:1".parse().unwrap()),
+            Some(5),
+        )
+        .unwrap();
         assert_eq!(s.data, PathBuf::from("/srv/x"));
         assert_eq!(s.listen, "127.0.0.1:1".parse().unwrap());
-        assert_eq!(s.recorder.flush_interval, std::time::Duration::from_millis(500));
+        assert_eq!(
+            s.recorder.flush_interval,
+            std::time::Duration::from_millis(500)
+        );
         assert_eq!(s.recorder.disk_quota_bytes, Some(5));
         let d = Settings::resolve(None, None, None, None).unwrap();
         assert_eq!(d.data, PathBuf::from(DEFAULT_DATA));

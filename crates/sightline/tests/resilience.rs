@@ -15,10 +15,19 @@ fn ts(v: &Value) -> Timestamp {
 
 async fn wait_recording(server: &Server, id: i64) {
     server
-        .wait_for(&format!("camera {id} to record"), Duration::from_secs(30), || async {
-            let r = server.recordings(id).await;
-            r["spans"].as_array().unwrap().iter().any(|s| s["frames"].as_i64().unwrap() > 25).then_some(())
-        })
+        .wait_for(
+            &format!("camera {id} to record"),
+            Duration::from_secs(30),
+            || async {
+                let r = server.recordings(id).await;
+                r["spans"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s["frames"].as_i64().unwrap() > 25)
+                    .then_some(())
+            },
+        )
         .await;
 }
 
@@ -32,7 +41,14 @@ async fn kill_9_loses_at_most_a_second_and_recording_resumes() {
     let mut server = Server::start_on(&data, port).await;
     let mut ids = Vec::new();
     for n in 1..=4 {
-        ids.push(server.add_camera(&format!("cam{n}"), &format!("rtsp://127.0.0.1:{sim_port}/cam/{n}")).await);
+        ids.push(
+            server
+                .add_camera(
+                    &format!("cam{n}"),
+                    &format!("rtsp://127.0.0.1:{sim_port}/cam/{n}"),
+                )
+                .await,
+        );
     }
     for id in &ids {
         wait_recording(&server, *id).await;
@@ -46,21 +62,39 @@ async fn kill_9_loses_at_most_a_second_and_recording_resumes() {
     for &id in &ids {
         // Recording resumes by itself: a second span appears.
         let r = server
-            .wait_for(&format!("camera {id} to resume"), Duration::from_secs(30), || async {
-                let r = server.recordings(id).await;
-                (r["spans"].as_array().unwrap().len() >= 2).then_some(r)
-            })
+            .wait_for(
+                &format!("camera {id} to resume"),
+                Duration::from_secs(30),
+                || async {
+                    let r = server.recordings(id).await;
+                    (r["spans"].as_array().unwrap().len() >= 2).then_some(r)
+                },
+            )
             .await;
         let first = &r["spans"][0];
         let lost = killed_at.micros() - ts(&first["end"]).micros();
-        assert!(lost <= 1_000_000, "camera {id} lost {lost} µs of recording before the crash");
+        assert!(
+            lost <= 1_000_000,
+            "camera {id} lost {lost} µs of recording before the crash"
+        );
         assert_eq!(r["gaps"][0]["reason"], "server stopped unexpectedly");
         // Every committed frame of the interrupted run exports and decodes cleanly.
         let path = dir.path(&format!("crash-{id}.mp4"));
-        server.export(id, first["start"].as_str().unwrap(), first["end"].as_str().unwrap(), &path).await;
+        server
+            .export(
+                id,
+                first["start"].as_str().unwrap(),
+                first["end"].as_str().unwrap(),
+                &path,
+            )
+            .await;
         assert_eq!(decode_errors(&path), "", "camera {id}");
         let frames = framemd5(&path, "v:0").len() as i64;
-        assert_eq!(frames, first["frames"].as_i64().unwrap(), "camera {id}: exported frames differ from the index");
+        assert_eq!(
+            frames,
+            first["frames"].as_i64().unwrap(),
+            "camera {id}: exported frames differ from the index"
+        );
     }
 }
 
@@ -71,10 +105,16 @@ async fn camera_that_disappears_records_again_within_3s_and_others_are_untouched
     let mut flaky_sim = spawn_sim(&dir, flaky_port, 1, None);
     let _steady_sim = spawn_sim(&dir, steady_port, 2, None);
     let server = Server::start(&dir.path("data")).await;
-    let flaky = server.add_camera("flaky", &format!("rtsp://127.0.0.1:{flaky_port}/cam/1")).await;
+    let flaky = server
+        .add_camera("flaky", &format!("rtsp://127.0.0.1:{flaky_port}/cam/1"))
+        .await;
     let steady: Vec<i64> = vec![
-        server.add_camera("steady1", &format!("rtsp://127.0.0.1:{steady_port}/cam/1")).await,
-        server.add_camera("steady2", &format!("rtsp://127.0.0.1:{steady_port}/cam/2")).await,
+        server
+            .add_camera("steady1", &format!("rtsp://127.0.0.1:{steady_port}/cam/1"))
+            .await,
+        server
+            .add_camera("steady2", &format!("rtsp://127.0.0.1:{steady_port}/cam/2"))
+            .await,
     ];
     wait_recording(&server, flaky).await;
     for id in &steady {
@@ -86,24 +126,42 @@ async fn camera_that_disappears_records_again_within_3s_and_others_are_untouched
     let _flaky_again = spawn_sim(&dir, flaky_port, 1, None);
     let back_at = Timestamp::now();
     let r = server
-        .wait_for("the flaky camera to record again", Duration::from_secs(10), || async {
-            let r = server.recordings(flaky).await;
-            (r["spans"].as_array().unwrap().len() >= 2).then_some(r)
-        })
+        .wait_for(
+            "the flaky camera to record again",
+            Duration::from_secs(10),
+            || async {
+                let r = server.recordings(flaky).await;
+                (r["spans"].as_array().unwrap().len() >= 2).then_some(r)
+            },
+        )
         .await;
     let resumed = ts(&r["spans"][1]["start"]);
     let delay = resumed.micros() - back_at.micros();
-    assert!(delay <= 3_000_000, "recording resumed {delay} µs after the camera returned");
+    assert!(
+        delay <= 3_000_000,
+        "recording resumed {delay} µs after the camera returned"
+    );
     let gap = &r["gaps"][0];
-    assert!((ts(&gap["from"]).micros() - gone_at.micros()).abs() < 2_000_000, "gap starts at {}", gap["from"]);
+    assert!(
+        (ts(&gap["from"]).micros() - gone_at.micros()).abs() < 2_000_000,
+        "gap starts at {}",
+        gap["from"]
+    );
     assert_eq!(ts(&gap["to"]), resumed);
     assert!(!gap["reason"].as_str().unwrap().is_empty());
     let status = server.camera(flaky).await;
-    assert!(status["status"]["reconnects"].as_u64().unwrap() >= 1, "{status}");
+    assert!(
+        status["status"]["reconnects"].as_u64().unwrap() >= 1,
+        "{status}"
+    );
 
     for id in steady {
         let r = server.recordings(id).await;
-        assert_eq!(r["spans"].as_array().unwrap().len(), 1, "steady camera {id} has a gap: {r}");
+        assert_eq!(
+            r["spans"].as_array().unwrap().len(),
+            1,
+            "steady camera {id} has a gap: {r}"
+        );
         assert!(r["gaps"].as_array().unwrap().is_empty(), "{r}");
     }
 }
@@ -118,16 +176,47 @@ async fn bad_cameras_fail_clearly_and_alone() {
     let server = Server::start(&dir.path("data")).await;
 
     // A URL that is not RTSP is refused at registration, saying why.
-    let (ok, _, err) = cli(&server, &["camera", "add", "--name", "web", "--url", "http://example.invalid/x"]);
+    let (ok, _, err) = cli(
+        &server,
+        &[
+            "camera",
+            "add",
+            "--name",
+            "web",
+            "--url",
+            "http://example.invalid/x",
+        ],
+    );
     assert!(!ok);
-    assert!(err.contains("rtsp or rtsps") && err.contains("http://example.invalid/x"), "{err}");
+    assert!(
+        err.contains("rtsp or rtsps") && err.contains("http://example.invalid/x"),
+        "{err}"
+    );
 
-    let good = server.add_camera("good", &format!("rtsp://127.0.0.1:{good_port}/cam/1")).await;
+    let good = server
+        .add_camera("good", &format!("rtsp://127.0.0.1:{good_port}/cam/1"))
+        .await;
     let bad = [
-        ("unresolvable", "rtsp://camera.invalid/stream".to_owned(), "camera.invalid"),
-        ("refused", format!("rtsp://127.0.0.1:{}/stream", free_port()), "refused"),
-        ("wrongpass", format!("rtsp://admin:wrong@127.0.0.1:{locked_port}/cam/1"), "authentication failed"),
-        ("mjpeg", format!("rtsp://127.0.0.1:{mjpeg_port}/stream"), "JPEG video, which Sightline cannot record"),
+        (
+            "unresolvable",
+            "rtsp://camera.invalid/stream".to_owned(),
+            "camera.invalid",
+        ),
+        (
+            "refused",
+            format!("rtsp://127.0.0.1:{}/stream", free_port()),
+            "refused",
+        ),
+        (
+            "wrongpass",
+            format!("rtsp://admin:wrong@127.0.0.1:{locked_port}/cam/1"),
+            "authentication failed",
+        ),
+        (
+            "mjpeg",
+            format!("rtsp://127.0.0.1:{mjpeg_port}/stream"),
+            "JPEG video, which Sightline cannot record",
+        ),
     ];
     let mut ids = Vec::new();
     for (name, url, _) in &bad {
@@ -135,11 +224,15 @@ async fn bad_cameras_fail_clearly_and_alone() {
     }
     for ((name, _, expect), id) in bad.iter().zip(&ids) {
         server
-            .wait_for(&format!("{name}'s error"), Duration::from_secs(30), || async {
-                let c = server.camera(*id).await;
-                let err = c["status"]["last_error"].as_str().unwrap_or("").to_owned();
-                err.contains(expect).then_some(())
-            })
+            .wait_for(
+                &format!("{name}'s error"),
+                Duration::from_secs(30),
+                || async {
+                    let c = server.camera(*id).await;
+                    let err = c["status"]["last_error"].as_str().unwrap_or("").to_owned();
+                    err.contains(expect).then_some(())
+                },
+            )
             .await;
     }
     wait_recording(&server, good).await;
@@ -147,14 +240,22 @@ async fn bad_cameras_fail_clearly_and_alone() {
     let (ok, table, _) = cli(&server, &["camera", "list"]);
     assert!(ok);
     for (name, _, expect) in &bad {
-        let line = table.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{name} missing:\n{table}"));
+        let line = table
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} missing:\n{table}"));
         assert!(line.contains(expect), "{name}: {line}");
     }
-    let before = server.recordings(good).await["spans"][0]["frames"].as_i64().unwrap_or(0);
+    let before = server.recordings(good).await["spans"][0]["frames"]
+        .as_i64()
+        .unwrap_or(0);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = server.recordings(good).await;
     assert_eq!(after["spans"].as_array().unwrap().len(), 1, "{after}");
-    assert!(after["spans"][0]["frames"].as_i64().unwrap() >= before + 25, "good camera stopped recording");
+    assert!(
+        after["spans"][0]["frames"].as_i64().unwrap() >= before + 25,
+        "good camera stopped recording"
+    );
     let (ok, json, _) = cli(&server, &["camera", "list", "--json"]);
     assert!(ok);
     let list: Value = serde_json::from_str(&json).unwrap();

@@ -50,7 +50,10 @@ pub struct StatusView {
 impl From<CameraStatus> for StatusView {
     fn from(s: CameraStatus) -> Self {
         StatusView {
-            state: serde_json::to_value(s.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            state: serde_json::to_value(s.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
             last_frame_at: s.last_frame_at.map(|t| t.to_rfc3339()),
             fps: (s.fps * 10.0).round() / 10.0,
             bitrate_bps: s.bitrate_bps.round(),
@@ -108,7 +111,11 @@ pub struct CameraPatch {
 }
 
 fn parse_transport(t: Option<String>) -> Result<Option<Transport>, ApiError> {
-    t.map(|t| t.parse::<Transport>().map_err(|e| ApiError::bad_request(e.to_string()))).transpose()
+    t.map(|t| {
+        t.parse::<Transport>()
+            .map_err(|e| ApiError::bad_request(e.to_string()))
+    })
+    .transpose()
 }
 
 /// List cameras with their status.
@@ -121,7 +128,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<CameraView>>
 /// Register a camera; recording starts at once if it is enabled.
 #[utoipa::path(post, path = "/api/cameras", tag = "cameras", request_body = NewCamera,
     responses((status = 201, body = CameraView), (status = 400, description = "invalid camera"), (status = 409, description = "name taken")))]
-pub async fn add(State(state): State<AppState>, Json(new): Json<NewCamera>) -> Result<(StatusCode, Json<CameraView>), ApiError> {
+pub async fn add(
+    State(state): State<AppState>,
+    Json(new): Json<NewCamera>,
+) -> Result<(StatusCode, Json<CameraView>), ApiError> {
     let mut config = CameraConfig::new(new.name, new.url);
     config.username = new.username.filter(|u| !u.is_empty());
     config.password = new.password.filter(|p| !p.is_empty());
@@ -139,7 +149,10 @@ pub async fn add(State(state): State<AppState>, Json(new): Json<NewCamera>) -> R
 /// Show one camera with its status.
 #[utoipa::path(get, path = "/api/cameras/{id}", tag = "cameras", params(("id" = i64, Path)),
     responses((status = 200, body = CameraView), (status = 404, description = "no such camera")))]
-pub async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<CameraView>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<CameraView>, ApiError> {
     let camera = state.store.camera(CameraId(id)).await?;
     Ok(Json(view(&state, camera)))
 }
@@ -169,14 +182,35 @@ pub async fn update(
 /// Remove a camera and delete its recordings (refused while any is held as evidence).
 #[utoipa::path(delete, path = "/api/cameras/{id}", tag = "cameras", params(("id" = i64, Path)),
     responses((status = 204), (status = 404), (status = 409, description = "recordings under hold")))]
-pub async fn remove(State(state): State<AppState>, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
     let id = CameraId(id);
     let was_enabled = state.store.camera(id).await?.enabled;
     // Stop recording first so no new segment appears while the rows go.
-    state.store.update_camera(id, CameraUpdate { enabled: Some(false), ..Default::default() }).await?;
+    state
+        .store
+        .update_camera(
+            id,
+            CameraUpdate {
+                enabled: Some(false),
+                ..Default::default()
+            },
+        )
+        .await?;
     state.recorder.sync_camera(id).await?;
     if let Err(e) = state.store.remove_camera(id).await {
-        state.store.update_camera(id, CameraUpdate { enabled: Some(was_enabled), ..Default::default() }).await?;
+        state
+            .store
+            .update_camera(
+                id,
+                CameraUpdate {
+                    enabled: Some(was_enabled),
+                    ..Default::default()
+                },
+            )
+            .await?;
         state.recorder.sync_camera(id).await?;
         return Err(e.into());
     }

@@ -35,10 +35,19 @@ pub struct Window {
 
 impl Window {
     fn parse(&self) -> Result<(Timestamp, Timestamp), ApiError> {
-        let from: Timestamp = self.from.parse().map_err(|e| ApiError::bad_request(format!("from: {e}")))?;
-        let to: Timestamp = self.to.parse().map_err(|e| ApiError::bad_request(format!("to: {e}")))?;
+        let from: Timestamp = self
+            .from
+            .parse()
+            .map_err(|e| ApiError::bad_request(format!("from: {e}")))?;
+        let to: Timestamp = self
+            .to
+            .parse()
+            .map_err(|e| ApiError::bad_request(format!("to: {e}")))?;
         if to <= from {
-            return Err(ApiError::bad_request(format!("to ({}) must be after from ({})", self.to, self.from)));
+            return Err(ApiError::bad_request(format!(
+                "to ({}) must be after from ({})",
+                self.to, self.from
+            )));
         }
         Ok((from, to))
     }
@@ -86,12 +95,21 @@ pub async fn recordings(
         spans: r
             .spans
             .into_iter()
-            .map(|s| SpanView { start: s.start.to_rfc3339(), end: s.end.to_rfc3339(), frames: s.frames, bytes: s.bytes })
+            .map(|s| SpanView {
+                start: s.start.to_rfc3339(),
+                end: s.end.to_rfc3339(),
+                frames: s.frames,
+                bytes: s.bytes,
+            })
             .collect(),
         gaps: r
             .gaps
             .into_iter()
-            .map(|g| GapView { from: g.from.to_rfc3339(), to: g.to.map(|t| t.to_rfc3339()), reason: g.reason })
+            .map(|g| GapView {
+                from: g.from.to_rfc3339(),
+                to: g.to.map(|t| t.to_rfc3339()),
+                reason: g.reason,
+            })
             .collect(),
     }))
 }
@@ -119,14 +137,27 @@ pub async fn export(
     let mut out = HeaderMap::new();
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     out.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
-    out.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex is a valid header"));
-    let filename = format!("camera-{id}-{}.mp4", plan.start.to_rfc3339().replace(':', ""));
+    out.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).expect("hex is a valid header"),
+    );
+    let filename = format!(
+        "camera-{id}-{}.mp4",
+        plan.start.to_rfc3339().replace(':', "")
+    );
     out.insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")).expect("ascii filename"),
+        HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
+            .expect("ascii filename"),
     );
-    out.insert("x-sightline-start", HeaderValue::from_str(&plan.start.to_rfc3339()).expect("ascii"));
-    out.insert("x-sightline-end", HeaderValue::from_str(&plan.end.to_rfc3339()).expect("ascii"));
+    out.insert(
+        "x-sightline-start",
+        HeaderValue::from_str(&plan.start.to_rfc3339()).expect("ascii"),
+    );
+    out.insert(
+        "x-sightline-end",
+        HeaderValue::from_str(&plan.end.to_rfc3339()).expect("ascii"),
+    );
 
     if headers
         .get(header::IF_NONE_MATCH)
@@ -135,8 +166,14 @@ pub async fn export(
     {
         return Ok((StatusCode::NOT_MODIFIED, out).into_response());
     }
-    let if_range_ok = headers.get(header::IF_RANGE).is_none_or(|v| v.to_str().is_ok_and(|v| v == etag));
-    let requested = if if_range_ok { headers.typed_get::<headers::Range>() } else { None };
+    let if_range_ok = headers
+        .get(header::IF_RANGE)
+        .is_none_or(|v| v.to_str().is_ok_and(|v| v == etag));
+    let requested = if if_range_ok {
+        headers.typed_get::<headers::Range>()
+    } else {
+        None
+    };
     let (status, range) = match requested {
         None => (StatusCode::OK, 0..len),
         Some(r) => {
@@ -155,7 +192,10 @@ pub async fn export(
                     }
                     .min(len);
                     if start >= end {
-                        out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{len}")).unwrap());
+                        out.insert(
+                            header::CONTENT_RANGE,
+                            HeaderValue::from_str(&format!("bytes */{len}")).unwrap(),
+                        );
                         return Ok((StatusCode::RANGE_NOT_SATISFIABLE, out).into_response());
                     }
                     let cr = format!("bytes {start}-{}/{len}", end - 1);
@@ -163,7 +203,10 @@ pub async fn export(
                     (StatusCode::PARTIAL_CONTENT, start..end)
                 }
                 [] => {
-                    out.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{len}")).unwrap());
+                    out.insert(
+                        header::CONTENT_RANGE,
+                        HeaderValue::from_str(&format!("bytes */{len}")).unwrap(),
+                    );
                     return Ok((StatusCode::RANGE_NOT_SATISFIABLE, out).into_response());
                 }
                 // Several ranges: serving the whole file is allowed and simpler than multipart.
@@ -171,7 +214,10 @@ pub async fn export(
             }
         }
     };
-    out.insert(header::CONTENT_LENGTH, HeaderValue::from(range.end - range.start));
+    out.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(range.end - range.start),
+    );
     let body = Body::from_stream(stream_parts(state.store.clone(), layout, range));
     Ok((status, out, body).into_response())
 }
@@ -196,7 +242,11 @@ fn stream_parts(
                 .map(|i| {
                     let offset = s.offset + i * READ_PIECE;
                     let len = READ_PIECE.min(s.offset + s.len - offset);
-                    Part::Body(sightline_media::mp4::Slice { object: s.object.clone(), offset, len })
+                    Part::Body(sightline_media::mp4::Slice {
+                        object: s.object.clone(),
+                        offset,
+                        len,
+                    })
                 })
                 .collect::<Vec<_>>(),
             header_part => vec![header_part],

@@ -32,8 +32,16 @@ fn shared(auth: Option<Authenticator>) -> Arc<Shared> {
         clip,
         prepared,
         cameras: vec![
-            CameraTimeline { ssrc: 0x1111_1111, seq0: 100, ts0: 1000 },
-            CameraTimeline { ssrc: 0x2222_2222, seq0: 200, ts0: 2000 },
+            CameraTimeline {
+                ssrc: 0x1111_1111,
+                seq0: 100,
+                ts0: 1000,
+            },
+            CameraTimeline {
+                ssrc: 0x2222_2222,
+                seq0: 200,
+                ts0: 2000,
+            },
         ],
         auth,
         epoch: tokio::time::Instant::now(),
@@ -52,7 +60,9 @@ fn req(method: Method, uri: &str, extra: &[(HeaderName, &str)]) -> Request<Vec<u
 }
 
 fn header(resp: &Response<Vec<u8>>, name: &HeaderName) -> String {
-    resp.header(name).map(|v| v.as_str().to_owned()).unwrap_or_default()
+    resp.header(name)
+        .map(|v| v.as_str().to_owned())
+        .unwrap_or_default()
 }
 
 const TCP: &str = "RTP/AVP/TCP;unicast;interleaved=4-5";
@@ -60,7 +70,10 @@ const TCP: &str = "RTP/AVP/TCP;unicast;interleaved=4-5";
 #[test]
 fn options_lists_methods_and_echoes_cseq() {
     let mut s = RtspSession::new(shared(None));
-    let (resp, action) = s.handle(&req(Method::Options, "rtsp://h:1/cam/1", &[]), Duration::ZERO);
+    let (resp, action) = s.handle(
+        &req(Method::Options, "rtsp://h:1/cam/1", &[]),
+        Duration::ZERO,
+    );
     assert_eq!(resp.status(), StatusCode::Ok);
     assert_eq!(header(&resp, &CSEQ), "3");
     assert!(header(&resp, &PUBLIC).contains("GET_PARAMETER"));
@@ -70,12 +83,22 @@ fn options_lists_methods_and_echoes_cseq() {
 #[test]
 fn describe_known_and_unknown_cameras() {
     let mut s = RtspSession::new(shared(None));
-    let (resp, _) = s.handle(&req(Method::Describe, "rtsp://h:1/cam/2", &[]), Duration::ZERO);
+    let (resp, _) = s.handle(
+        &req(Method::Describe, "rtsp://h:1/cam/2", &[]),
+        Duration::ZERO,
+    );
     assert_eq!(resp.status(), StatusCode::Ok);
     assert_eq!(header(&resp, &CONTENT_BASE), "rtsp://h:1/cam/2/");
     assert_eq!(header(&resp, &CONTENT_TYPE), "application/sdp");
     assert!(String::from_utf8_lossy(resp.body()).contains("s=Sightline simulated camera 2"));
-    for path in ["/cam/3", "/cam/0", "/cam/01", "/cam/x", "/other/1", "/cam/1/trackID=9"] {
+    for path in [
+        "/cam/3",
+        "/cam/0",
+        "/cam/01",
+        "/cam/x",
+        "/other/1",
+        "/cam/1/trackID=9",
+    ] {
         let uri = format!("rtsp://h:1{path}");
         let (resp, _) = s.handle(&req(Method::Describe, &uri, &[]), Duration::ZERO);
         assert_eq!(resp.status(), StatusCode::NotFound, "{path}");
@@ -86,11 +109,18 @@ fn describe_known_and_unknown_cameras() {
 fn setup_rejects_udp_and_accepts_tcp_then_play_reports_rtp_info() {
     let mut s = RtspSession::new(shared(None));
     let udp = [(TRANSPORT, "RTP/AVP;unicast;client_port=5000-5001")];
-    let (resp, _) = s.handle(&req(Method::Setup, "rtsp://h:1/cam/2/trackID=0", &udp), Duration::ZERO);
+    let (resp, _) = s.handle(
+        &req(Method::Setup, "rtsp://h:1/cam/2/trackID=0", &udp),
+        Duration::ZERO,
+    );
     assert_eq!(resp.status(), StatusCode::UnsupportedTransport);
 
     let (resp, _) = s.handle(
-        &req(Method::Setup, "rtsp://h:1/cam/2/trackID=0", &[(TRANSPORT, TCP)]),
+        &req(
+            Method::Setup,
+            "rtsp://h:1/cam/2/trackID=0",
+            &[(TRANSPORT, TCP)],
+        ),
         Duration::ZERO,
     );
     assert_eq!(resp.status(), StatusCode::Ok);
@@ -118,7 +148,10 @@ fn setup_rejects_udp_and_accepts_tcp_then_play_reports_rtp_info() {
     assert_eq!(resp.status(), StatusCode::Ok);
     assert_eq!(
         header(&resp, &RTP_INFO),
-        format!("url=rtsp://h:1/cam/2/trackID=0;seq=250;rtptime={}", 2000 + 50 * 3600)
+        format!(
+            "url=rtsp://h:1/cam/2/trackID=0;seq=250;rtptime={}",
+            2000 + 50 * 3600
+        )
     );
     assert_eq!(header(&resp, &RANGE), "npt=now-");
     assert_eq!(
@@ -132,12 +165,20 @@ fn setup_rejects_udp_and_accepts_tcp_then_play_reports_rtp_info() {
     assert!(s.is_playing());
 
     let (resp, _) = s.handle(
-        &req(Method::GetParameter, "rtsp://h:1/cam/2/", &[(SESSION, id.as_str())]),
+        &req(
+            Method::GetParameter,
+            "rtsp://h:1/cam/2/",
+            &[(SESSION, id.as_str())],
+        ),
         Duration::ZERO,
     );
     assert_eq!(resp.status(), StatusCode::Ok);
     let (resp, action) = s.handle(
-        &req(Method::Teardown, "rtsp://h:1/cam/2/", &[(SESSION, id.as_str())]),
+        &req(
+            Method::Teardown,
+            "rtsp://h:1/cam/2/",
+            &[(SESSION, id.as_str())],
+        ),
         Duration::ZERO,
     );
     assert_eq!(resp.status(), StatusCode::Ok);
@@ -150,7 +191,11 @@ fn play_without_setup_and_unknown_methods_fail() {
     let mut s = RtspSession::new(shared(None));
     let (resp, _) = s.handle(&req(Method::Play, "rtsp://h:1/cam/1/", &[]), Duration::ZERO);
     assert_eq!(resp.status(), StatusCode::SessionNotFound);
-    for m in [Method::Announce, Method::Record, Method::Extension("FOO".into())] {
+    for m in [
+        Method::Announce,
+        Method::Record,
+        Method::Extension("FOO".into()),
+    ] {
         let (resp, _) = s.handle(&req(m.clone(), "rtsp://h:1/cam/1/", &[]), Duration::ZERO);
         assert_eq!(resp.status(), StatusCode::NotImplemented, "{m:?}");
     }
@@ -159,20 +204,40 @@ fn play_without_setup_and_unknown_methods_fail() {
 #[test]
 fn auth_challenges_every_failure_with_a_fresh_nonce() {
     let mut s = RtspSession::new(shared(Some(Authenticator::new("u".into(), "p".into()))));
-    let (r1, _) = s.handle(&req(Method::Describe, "rtsp://h:1/cam/1", &[]), Duration::ZERO);
-    let wrong = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("u:x"));
+    let (r1, _) = s.handle(
+        &req(Method::Describe, "rtsp://h:1/cam/1", &[]),
+        Duration::ZERO,
+    );
+    let wrong = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("u:x")
+    );
     let (r2, _) = s.handle(
-        &req(Method::Describe, "rtsp://h:1/cam/1", &[(AUTHORIZATION, wrong.as_str())]),
+        &req(
+            Method::Describe,
+            "rtsp://h:1/cam/1",
+            &[(AUTHORIZATION, wrong.as_str())],
+        ),
         Duration::ZERO,
     );
     for r in [&r1, &r2] {
         assert_eq!(r.status(), StatusCode::Unauthorized);
         assert!(header(r, &WWW_AUTHENTICATE).starts_with("Digest realm=\"sightline-sim\""));
     }
-    assert_ne!(header(&r1, &WWW_AUTHENTICATE), header(&r2, &WWW_AUTHENTICATE));
-    let right = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("u:p"));
+    assert_ne!(
+        header(&r1, &WWW_AUTHENTICATE),
+        header(&r2, &WWW_AUTHENTICATE)
+    );
+    let right = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("u:p")
+    );
     let (r3, _) = s.handle(
-        &req(Method::Describe, "rtsp://h:1/cam/1", &[(AUTHORIZATION, right.as_str())]),
+        &req(
+            Method::Describe,
+            "rtsp://h:1/cam/1",
+            &[(AUTHORIZATION, right.as_str())],
+        ),
         Duration::ZERO,
     );
     assert_eq!(r3.status(), StatusCode::Ok);

@@ -91,23 +91,38 @@ fn read_password(wanted: bool) -> anyhow::Result<Option<String>> {
         return Ok(None);
     }
     let mut s = String::new();
-    std::io::stdin().read_to_string(&mut s).context("reading the password from standard input")?;
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .context("reading the password from standard input")?;
     Ok(Some(s.trim_end_matches(['\r', '\n']).to_owned()))
 }
 
 pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
     match command {
-        CameraCommand::Add { name, url, user, password_stdin, transport, retention_days, disabled, server } => {
+        CameraCommand::Add {
+            name,
+            url,
+            user,
+            password_stdin,
+            transport,
+            retention_days,
+            disabled,
+            server,
+        } => {
             let body = json!({
                 "name": name, "url": url, "username": user, "password": read_password(password_stdin)?,
                 "transport": transport, "retention_days": retention_days, "enabled": !disabled,
             });
-            let cam: CameraView = Client::new(&server.server).json(Method::POST, "/api/cameras", Some(body)).await?;
+            let cam: CameraView = Client::new(&server.server)
+                .json(Method::POST, "/api/cameras", Some(body))
+                .await?;
             println!("added camera {:?}", cam.name);
             println!("{}", cam.id);
         }
         CameraCommand::List { json, server } => {
-            let cams: Vec<CameraView> = Client::new(&server.server).json(Method::GET, "/api/cameras", None).await?;
+            let cams: Vec<CameraView> = Client::new(&server.server)
+                .json(Method::GET, "/api/cameras", None)
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&cams)?);
             } else {
@@ -115,10 +130,23 @@ pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
             }
         }
         CameraCommand::Show { id, server } => {
-            let cam: CameraView = Client::new(&server.server).json(Method::GET, &format!("/api/cameras/{id}"), None).await?;
+            let cam: CameraView = Client::new(&server.server)
+                .json(Method::GET, &format!("/api/cameras/{id}"), None)
+                .await?;
             println!("{}", serde_json::to_string_pretty(&cam)?);
         }
-        CameraCommand::Update { id, name, url, user, password_stdin, transport, retention_days, enable, disable, server } => {
+        CameraCommand::Update {
+            id,
+            name,
+            url,
+            user,
+            password_stdin,
+            transport,
+            retention_days,
+            enable,
+            disable,
+            server,
+        } => {
             let mut body = serde_json::Map::new();
             let mut set = |k: &str, v: serde_json::Value| {
                 if !v.is_null() {
@@ -131,14 +159,29 @@ pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
             set("password", json!(read_password(password_stdin)?));
             set("transport", json!(transport));
             set("retention_days", json!(retention_days));
-            set("enabled", if enable { json!(true) } else if disable { json!(false) } else { json!(null) });
+            set(
+                "enabled",
+                if enable {
+                    json!(true)
+                } else if disable {
+                    json!(false)
+                } else {
+                    json!(null)
+                },
+            );
             let cam: CameraView = Client::new(&server.server)
-                .json(Method::PATCH, &format!("/api/cameras/{id}"), Some(body.into()))
+                .json(
+                    Method::PATCH,
+                    &format!("/api/cameras/{id}"),
+                    Some(body.into()),
+                )
                 .await?;
             println!("updated camera {} ({:?})", cam.id, cam.name);
         }
         CameraCommand::Remove { id, server } => {
-            Client::new(&server.server).send(Method::DELETE, &format!("/api/cameras/{id}"), None).await?;
+            Client::new(&server.server)
+                .send(Method::DELETE, &format!("/api/cameras/{id}"), None)
+                .await?;
             println!("removed camera {id}");
         }
     }
@@ -146,7 +189,10 @@ pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
 }
 
 fn print_table(cams: &[CameraView]) {
-    println!("{:>4}  {:<20} {:<10} {:>5} {:>9}  {:<25} ERROR", "ID", "NAME", "STATE", "FPS", "KBIT/S", "LAST FRAME");
+    println!(
+        "{:>4}  {:<20} {:<10} {:>5} {:>9}  {:<25} ERROR",
+        "ID", "NAME", "STATE", "FPS", "KBIT/S", "LAST FRAME"
+    );
     for c in cams {
         let s = &c.status;
         println!(

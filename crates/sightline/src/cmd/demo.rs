@@ -27,10 +27,15 @@ pub struct DemoArgs {
 const DEMO_CAMERAS: u32 = 4;
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let sim = SimServer::start(SimConfig { listen: args.sim_listen, cameras: DEMO_CAMERAS, ..SimConfig::default() })
-        .await
-        .context("starting the simulated cameras")?;
-    let running = super::serve::start(Settings::resolve(None, args.data, args.listen, None)?).await?;
+    let sim = SimServer::start(SimConfig {
+        listen: args.sim_listen,
+        cameras: DEMO_CAMERAS,
+        ..SimConfig::default()
+    })
+    .await
+    .context("starting the simulated cameras")?;
+    let running =
+        super::serve::start(Settings::resolve(None, args.data, args.listen, None)?).await?;
     let store = &running.state.store;
     let existing = store.cameras().await?;
     for n in 1..=DEMO_CAMERAS {
@@ -38,7 +43,19 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         let url = sim.camera_url(n);
         let id = match existing.iter().find(|c| c.name == name) {
             // The simulator's port may differ from the last demo's: point the camera at it.
-            Some(c) => store.update_camera(c.id, CameraUpdate { url: Some(url), enabled: Some(true), ..Default::default() }).await?.id,
+            Some(c) => {
+                store
+                    .update_camera(
+                        c.id,
+                        CameraUpdate {
+                            url: Some(url),
+                            enabled: Some(true),
+                            ..Default::default()
+                        },
+                    )
+                    .await?
+                    .id
+            }
             None => store.add_camera(CameraConfig::new(name, url)).await?.id,
         };
         running.state.recorder.sync_camera(id).await?;

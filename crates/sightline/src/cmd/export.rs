@@ -35,13 +35,17 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
         urlencode(&args.from.to_rfc3339()),
         urlencode(&args.to.to_rfc3339())
     );
-    let resp = Client::new(&args.server).send(Method::GET, &path, None).await?;
+    let resp = Client::new(&args.server)
+        .send(Method::GET, &path, None)
+        .await?;
     let total = resp.content_length();
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(total.unwrap_or(0));
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .expect("valid template"),
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("valid template"),
         );
         Some(bar)
     } else {
@@ -49,12 +53,14 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
     };
     // Write to a temporary name and rename, so a failed download never looks complete.
     let partial = args.output.with_extension("mp4.part");
-    let mut file = std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
+    let mut file = std::fs::File::create(&partial)
+        .with_context(|| format!("creating {}", partial.display()))?;
     let mut written = 0u64;
     let mut body = resp.bytes_stream();
     while let Some(piece) = body.next().await {
         let piece = piece.context("downloading the export")?;
-        file.write_all(&piece).with_context(|| format!("writing {}", partial.display()))?;
+        file.write_all(&piece)
+            .with_context(|| format!("writing {}", partial.display()))?;
         written += piece.len() as u64;
         if let Some(b) = &bar {
             b.set_position(written);
@@ -64,7 +70,8 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
         anyhow::ensure!(written == t, "the server sent {written} of {t} bytes");
     }
     file.sync_all()?;
-    std::fs::rename(&partial, &args.output).with_context(|| format!("renaming to {}", args.output.display()))?;
+    std::fs::rename(&partial, &args.output)
+        .with_context(|| format!("renaming to {}", args.output.display()))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

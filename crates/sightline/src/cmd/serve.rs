@@ -39,7 +39,10 @@ impl Running {
     /// Stops accepting requests, then stops recording cleanly (every run is closed).
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
-        self.server.await.context("server task")?.context("serving HTTP")?;
+        self.server
+            .await
+            .context("server task")?
+            .context("serving HTTP")?;
         self.state.recorder.shutdown().await;
         self.state.store.close().await;
         Ok(())
@@ -50,18 +53,29 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let store = Store::open(&settings.data)
         .await
         .with_context(|| format!("opening the store in {}", settings.data.display()))?;
-    let recorder = Recorder::start(store.clone(), settings.recorder.clone()).await.context("starting the recorder")?;
+    let recorder = Recorder::start(store.clone(), settings.recorder.clone())
+        .await
+        .context("starting the recorder")?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let addr = listener.local_addr()?;
     let state = AppState { store, recorder };
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(sightline_server::serve(listener, state.clone(), async move {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(sightline_server::serve(
+        listener,
+        state.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     tracing::info!(%addr, data = %settings.data.display(), "Sightline is serving");
-    Ok(Running { addr, state, stop, server })
+    Ok(Running {
+        addr,
+        state,
+        stop,
+        server,
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -80,7 +94,12 @@ pub async fn shutdown_signal() {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let settings = Settings::resolve(args.config.as_deref(), args.data, args.listen, args.disk_quota_bytes)?;
+    let settings = Settings::resolve(
+        args.config.as_deref(),
+        args.data,
+        args.listen,
+        args.disk_quota_bytes,
+    )?;
     let running = start(settings).await?;
     println!("Sightline listening on http://{}", running.addr);
     shutdown_signal().await;

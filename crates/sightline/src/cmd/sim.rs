@@ -21,12 +21,20 @@ pub struct SimArgs {
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     let credentials = match args.credentials {
         Some(c) => {
-            let (u, p) = c.split_once(':').ok_or_else(|| anyhow::anyhow!("--credentials must be USER:PASSWORD"))?;
+            let (u, p) = c
+                .split_once(':')
+                .ok_or_else(|| anyhow::anyhow!("--credentials must be USER:PASSWORD"))?;
             Some((u.to_owned(), p.to_owned()))
         }
         None => None,
     };
-    let config = SimConfig { listen: args.listen, cameras: args.cameras, credentials, fps: args.fps, ..SimConfig::default() };
+    let config = SimConfig {
+        listen: args.listen,
+        cameras: args.cameras,
+        credentials,
+        fps: args.fps,
+        ..SimConfig::default()
+    };
     let sim = SimServer::start(config).await?;
     for n in 1..=args.cameras {
         println!("camera {n} rtsp={}", sim.camera_url(n));

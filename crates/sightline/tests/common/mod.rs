@@ -16,7 +16,8 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("sightline-test-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("sightline-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -51,13 +52,21 @@ impl Drop for Proc {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Spawns a process and waits for a line of its stdout containing `ready`.
 fn spawn_until(mut cmd: Command, ready: &str, log: &Path) -> Proc {
     let log_file = std::fs::File::create(log).unwrap();
-    let mut child = cmd.stdout(Stdio::piped()).stderr(log_file).spawn().expect("spawning a test process");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .expect("spawning a test process");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let ready = ready.to_owned();
@@ -79,11 +88,21 @@ fn spawn_until(mut cmd: Command, ready: &str, log: &Path) -> Proc {
 /// The simulator with `cameras` cameras on `port`.
 pub fn spawn_sim(dir: &TempDir, port: u16, cameras: u32, credentials: Option<&str>) -> Proc {
     let mut cmd = Command::new(BIN);
-    cmd.args(["sim", "--cameras", &cameras.to_string(), "--listen", &format!("127.0.0.1:{port}")]);
+    cmd.args([
+        "sim",
+        "--cameras",
+        &cameras.to_string(),
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]);
     if let Some(c) = credentials {
         cmd.args(["--credentials", c]);
     }
-    spawn_until(cmd, &format!("camera {cameras} rtsp="), &dir.path(&format!("sim-{port}.log")))
+    spawn_until(
+        cmd,
+        &format!("camera {cameras} rtsp="),
+        &dir.path(&format!("sim-{port}.log")),
+    )
 }
 
 /// GStreamer's RTSP server (a camera we did not write), serving `rtsp://127.0.0.1:PORT/stream`.
@@ -97,17 +116,47 @@ pub fn spawn_gst(dir: &TempDir, port: u16, args: &[&str]) -> Proc {
 /// Makes a test clip with ffmpeg: H.264 High profile with B-frames, optionally AAC audio.
 pub fn make_clip(path: &Path, seconds: u32, audio: bool) {
     let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-v", "error", "-y", "-f", "lavfi", "-i", &format!("testsrc2=size=640x360:rate=25:duration={seconds}")]);
+    cmd.args([
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("testsrc2=size=640x360:rate=25:duration={seconds}"),
+    ]);
     if audio {
-        cmd.args(["-f", "lavfi", "-i", &format!("sine=frequency=440:sample_rate=48000:duration={seconds}")]);
+        cmd.args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=frequency=440:sample_rate=48000:duration={seconds}"),
+        ]);
     }
-    cmd.args(["-c:v", "libx264", "-profile:v", "high", "-bf", "2", "-g", "25", "-pix_fmt", "yuv420p"]);
+    cmd.args([
+        "-c:v",
+        "libx264",
+        "-profile:v",
+        "high",
+        "-bf",
+        "2",
+        "-g",
+        "25",
+        "-pix_fmt",
+        "yuv420p",
+    ]);
     if audio {
         cmd.args(["-c:a", "aac", "-b:a", "96k"]);
     }
     cmd.arg(path);
-    let out = cmd.output().expect("running ffmpeg (scripts/install-test-deps.sh installs it)");
-    assert!(out.status.success(), "ffmpeg failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .expect("running ffmpeg (scripts/install-test-deps.sh installs it)");
+    assert!(
+        out.status.success(),
+        "ffmpeg failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `ffmpeg -f framemd5` of one stream: one (pts, hash) per decoded frame, in output order.
@@ -118,7 +167,12 @@ pub fn framemd5(path: &Path, stream: &str) -> Vec<(i64, String)> {
         .args(["-map", &format!("0:{stream}"), "-f", "framemd5", "-"])
         .output()
         .expect("running ffmpeg");
-    assert!(out.status.success(), "framemd5 of {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "framemd5 of {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -131,20 +185,45 @@ pub fn framemd5(path: &Path, stream: &str) -> Vec<(i64, String)> {
 
 /// Everything `ffmpeg -v error` says while decoding the whole file (empty when clean).
 pub fn decode_errors(path: &Path) -> String {
-    let out = Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(path).args(["-f", "null", "-"]).output().unwrap();
-    String::from_utf8_lossy(&out.stderr).into_owned() + if out.status.success() { "" } else { "(ffmpeg failed)" }
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stderr).into_owned()
+        + if out.status.success() {
+            ""
+        } else {
+            "(ffmpeg failed)"
+        }
 }
 
 /// Packet presentation times (seconds) of one stream, per ffprobe.
 pub fn packet_times(path: &Path, stream: &str) -> Vec<f64> {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", stream, "-show_entries", "packet=pts_time", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            stream,
+            "-show_entries",
+            "packet=pts_time",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let mut v: Vec<f64> =
-        String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().trim_end_matches(',').parse().ok()).collect();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut v: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect();
     v.sort_by(f64::total_cmp);
     v
 }
@@ -164,7 +243,11 @@ impl Server {
 
     pub async fn start_on(data: &Path, port: u16) -> Server {
         std::fs::create_dir_all(data).unwrap();
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(data.join("server.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.join("server.log"))
+            .unwrap();
         let child = Command::new(BIN)
             .args(["serve", "--data"])
             .arg(data)
@@ -181,15 +264,29 @@ impl Server {
             http: reqwest::Client::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while server.http.get(format!("{}/api/cameras", server.base)).send().await.is_err() {
-            assert!(Instant::now() < deadline, "server did not start; see {}/server.log", data.display());
+        while server
+            .http
+            .get(format!("{}/api/cameras", server.base))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "server did not start; see {}/server.log",
+                data.display()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         server
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http.get(format!("{}{path}", self.base)).send().await.unwrap()
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn json(&self, path: &str) -> Value {
@@ -206,7 +303,12 @@ impl Server {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), 201, "adding {name}: {}", resp.text().await.unwrap());
+        assert_eq!(
+            resp.status(),
+            201,
+            "adding {name}: {}",
+            resp.text().await.unwrap()
+        );
         resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
     }
 
@@ -219,17 +321,28 @@ impl Server {
         let now = sightline_core::Timestamp::now();
         let from = now.add_micros(-3_600_000_000).to_rfc3339();
         let to = now.add_micros(3_600_000_000).to_rfc3339();
-        self.json(&format!("/api/cameras/{id}/recordings?from={from}&to={to}")).await
+        self.json(&format!("/api/cameras/{id}/recordings?from={from}&to={to}"))
+            .await
     }
 
     pub fn export_url(&self, id: i64, from: &str, to: &str) -> String {
         let enc = |s: &str| s.replace('+', "%2B");
-        format!("{}/api/cameras/{id}/export.mp4?from={}&to={}", self.base, enc(from), enc(to))
+        format!(
+            "{}/api/cameras/{id}/export.mp4?from={}&to={}",
+            self.base,
+            enc(from),
+            enc(to)
+        )
     }
 
     /// Downloads an export to `path` and returns its bytes.
     pub async fn export(&self, id: i64, from: &str, to: &str, path: &Path) -> Vec<u8> {
-        let resp = self.http.get(self.export_url(id, from, to)).send().await.unwrap();
+        let resp = self
+            .http
+            .get(self.export_url(id, from, to))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200, "export of camera {id} {from}..{to}");
         let bytes = resp.bytes().await.unwrap().to_vec();
         std::fs::write(path, &bytes).unwrap();
@@ -247,7 +360,11 @@ impl Server {
             if let Some(v) = check().await {
                 return v;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; see {}/server.log", self.data.display());
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; see {}/server.log",
+                self.data.display()
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -255,6 +372,14 @@ impl Server {
 
 /// Runs the CLI against a server and returns (success, stdout, stderr).
 pub fn cli(server: &Server, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN).args(args).env("SIGHTLINE_SERVER", &server.base).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(BIN)
+        .args(args)
+        .env("SIGHTLINE_SERVER", &server.base)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
