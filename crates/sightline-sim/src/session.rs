@@ -54,7 +54,7 @@ pub struct RtspSession {
     playing: bool,
 }
 
-/// Which camera (1-based) a request path names, and whether it names the track.
+/// Which camera (1-based) a request path names: `/cam/N`, `/cam/N/` or `/cam/N/trackID=0`.
 fn parse_camera_path(path: &str, cameras: u32) -> Option<u32> {
     let rest = path.strip_prefix("/cam/")?;
     let (num, tail) = rest.split_once('/').unwrap_or((rest, ""));

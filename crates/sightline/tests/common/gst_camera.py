@@ -29,7 +29,7 @@ def main():
             launch += "d.audio_0 ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97 "
         launch += ")"
     elif mode == "mjpeg":
-        launch = "( videotestsrc is-live=true ! video/x-raw,width=320,height=240 ! jpegenc ! rtpjpegpay name=pay0 pt=26 )"
+        launch = "( videotestsrc is-live=true ! video/x-raw,format=I420,width=320,height=240 ! jpegenc ! rtpjpegpay name=pay0 pt=26 )"
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     server = GstRtspServer.RTSPServer()
