@@ -103,16 +103,12 @@ impl CameraTask {
             .creds(creds)
             .session_group(self.group.clone())
             .user_agent(format!("Sightline/{}", env!("CARGO_PKG_VERSION")));
-        let retry = |what: &str, e: &dyn std::fmt::Display| Ended::Retry {
-            reason: format!("{what} {shown_url}: {}", summarize(e)),
-            recorded: false,
-        };
+        let describe = step("connecting to", &shown_url, Session::describe(url, options));
         let mut session = tokio::select! {
             _ = cancel.cancelled() => return Ended::Cancelled,
-            r = tokio::time::timeout(CONNECT_TIMEOUT, Session::describe(url, options)) => match r {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return retry("connecting to", &e),
-                Err(_) => return retry("connecting to", &"no answer within 10 s"),
+            r = describe => match r {
+                Ok(s) => s,
+                Err(ended) => return ended,
             },
         };
 
@@ -140,23 +136,25 @@ impl CameraTask {
             Transport::Udp => RtpTransport::Udp(UdpTransportOptions::default()),
         };
         for i in std::iter::once(video_i).chain(audio_i) {
-            if let Err(e) = session
-                .setup(i, SetupOptions::default().transport(transport.clone()))
-                .await
-            {
-                return retry("setting up", &e);
+            let setup = session.setup(i, SetupOptions::default().transport(transport.clone()));
+            if let Err(ended) = step("setting up", &shown_url, setup).await {
+                return ended;
             }
         }
-        let playing = match session
-            .play(PlayOptions::default().initial_timestamp(InitialTimestampPolicy::Permissive))
-            .await
-        {
+        let play = session
+            .play(PlayOptions::default().initial_timestamp(InitialTimestampPolicy::Permissive));
+        let playing = match step("playing", &shown_url, play).await {
             Ok(p) => p,
-            Err(e) => return retry("playing", &e),
+            Err(ended) => return ended,
         };
         let mut demuxed = match playing.demuxed() {
             Ok(d) => d,
-            Err(e) => return retry("demuxing", &e),
+            Err(e) => {
+                return Ended::Retry {
+                    reason: format!("demuxing {shown_url}: {}", summarize(&e)),
+                    recorded: false,
+                }
+            }
         };
         self.live.set_stream_info(codec.clone(), audio_i.is_some());
 
@@ -304,6 +302,24 @@ impl CameraTask {
             .map_err(|e| e.to_string())?;
         Ok((id, timescale))
     }
+}
+
+/// Runs one step of the RTSP handshake with a time limit, so a camera that accepts the
+/// connection and then says nothing cannot hold its task forever.
+async fn step<T, E: std::fmt::Display>(
+    what: &str,
+    url: &str,
+    step: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, Ended> {
+    let reason = match tokio::time::timeout(CONNECT_TIMEOUT, step).await {
+        Ok(Ok(v)) => return Ok(v),
+        Ok(Err(e)) => summarize(&e),
+        Err(_) => format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+    };
+    Err(Ended::Retry {
+        reason: format!("{what} {url}: {reason}"),
+        recorded: false,
+    })
 }
 
 /// The first paragraph of a retina error (the rest is connection context for logs),
