@@ -16,32 +16,66 @@ async fn registry_metrics_and_openapi_follow_the_contract() {
 
     // `camera add` prints the new id alone on the last line; credentials leave the URL.
     let url = format!("rtsp://viewer:s3cret@127.0.0.1:{sim_port}/cam/1");
-    let (ok, out, err) = cli(&server, &["camera", "add", "--name", "North Gate", "--url", &url]);
+    let (ok, out, err) = cli(
+        &server,
+        &["camera", "add", "--name", "North Gate", "--url", &url],
+    );
     assert!(ok, "{err}");
-    let id: i64 = out.lines().last().unwrap().trim().parse().expect("last line is the id");
+    let id: i64 = out
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .parse()
+        .expect("last line is the id");
     let cam = server.camera(id).await;
     assert_eq!(cam["url"], format!("rtsp://127.0.0.1:{sim_port}/cam/1"));
     assert_eq!(cam["username"], "viewer");
     assert_eq!(cam["has_password"], true);
-    assert!(!cam.to_string().contains("s3cret"), "password leaked: {cam}");
+    assert!(
+        !cam.to_string().contains("s3cret"),
+        "password leaked: {cam}"
+    );
     let db = std::fs::read(dir.path("data").join("sightline.db")).unwrap();
-    assert!(!db.windows(6).any(|w| w == b"s3cret"), "password stored in clear");
+    assert!(
+        !db.windows(6).any(|w| w == b"s3cret"),
+        "password stored in clear"
+    );
 
     // The same name twice is a conflict that names the camera.
-    let (ok, _, err) = cli(&server, &["camera", "add", "--name", "North Gate", "--url", &url]);
-    assert!(!ok && err.contains("409") && err.contains("North Gate"), "{err}");
+    let (ok, _, err) = cli(
+        &server,
+        &["camera", "add", "--name", "North Gate", "--url", &url],
+    );
+    assert!(
+        !ok && err.contains("409") && err.contains("North Gate"),
+        "{err}"
+    );
 
     server
         .wait_for("recording", Duration::from_secs(20), || async {
             (server.camera(id).await["status"]["state"] == "recording").then_some(())
         })
         .await;
-    let (ok, _, err) = cli(&server, &["camera", "update", &id.to_string(), "--disable", "--retention-days", "7"]);
+    let (ok, _, err) = cli(
+        &server,
+        &[
+            "camera",
+            "update",
+            &id.to_string(),
+            "--disable",
+            "--retention-days",
+            "7",
+        ],
+    );
     assert!(ok, "{err}");
     let cam = server.camera(id).await;
     assert_eq!(cam["status"]["state"], "disabled");
     assert_eq!(cam["retention_days"], 7);
-    assert_eq!(server.recordings(id).await["gaps"][0]["reason"], "recording stopped");
+    assert_eq!(
+        server.recordings(id).await["gaps"][0]["reason"],
+        "recording stopped"
+    );
 
     // Metrics carry per-camera counters and storage used.
     let metrics = server.get("/metrics").await.text().await.unwrap();
@@ -52,7 +86,10 @@ async fn registry_metrics_and_openapi_follow_the_contract() {
         "sightline_camera_recording_lag_seconds".into(),
         "sightline_storage_used_bytes".into(),
     ] {
-        assert!(metrics.contains(&needle), "metrics lack {needle}:\n{metrics}");
+        assert!(
+            metrics.contains(&needle),
+            "metrics lack {needle}:\n{metrics}"
+        );
     }
     let frames: f64 = metrics
         .lines()
@@ -76,12 +113,22 @@ async fn registry_metrics_and_openapi_follow_the_contract() {
     }
 
     // Bad requests say what was wrong and with which input.
-    let resp = server.get(&format!("/api/cameras/{id}/recordings?from=yesterday&to=2026-01-01T00:00:00Z")).await;
+    let resp = server
+        .get(&format!(
+            "/api/cameras/{id}/recordings?from=yesterday&to=2026-01-01T00:00:00Z"
+        ))
+        .await;
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("yesterday"));
-    let resp = server.get("/api/cameras/999/recordings?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z").await;
+    let resp = server
+        .get("/api/cameras/999/recordings?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z")
+        .await;
     assert_eq!(resp.status(), 404);
-    let resp = server.get(&format!("/api/cameras/{id}/export.mp4?from=2001-01-01T00:00:00Z&to=2001-01-02T00:00:00Z")).await;
+    let resp = server
+        .get(&format!(
+            "/api/cameras/{id}/export.mp4?from=2001-01-01T00:00:00Z&to=2001-01-02T00:00:00Z"
+        ))
+        .await;
     assert_eq!(resp.status(), 404);
     assert!(resp.text().await.unwrap().contains("no recording"));
 
@@ -91,17 +138,32 @@ async fn registry_metrics_and_openapi_follow_the_contract() {
     let out_file = dir.path("cli.mp4");
     let (ok, _, err) = cli(
         &server,
-        &["export", "--camera", &id.to_string(), "--from", span["start"].as_str().unwrap(), "--to",
-          span["end"].as_str().unwrap(), "--output", out_file.to_str().unwrap()],
+        &[
+            "export",
+            "--camera",
+            &id.to_string(),
+            "--from",
+            span["start"].as_str().unwrap(),
+            "--to",
+            span["end"].as_str().unwrap(),
+            "--output",
+            out_file.to_str().unwrap(),
+        ],
     );
     assert!(ok, "{err}");
     assert_eq!(decode_errors(&out_file), "");
-    assert_eq!(framemd5(&out_file, "v:0").len() as i64, span["frames"].as_i64().unwrap());
+    assert_eq!(
+        framemd5(&out_file, "v:0").len() as i64,
+        span["frames"].as_i64().unwrap()
+    );
 
     // Removing deletes the camera and its media.
     let (ok, _, err) = cli(&server, &["camera", "remove", &id.to_string()]);
     assert!(ok, "{err}");
-    assert_eq!(server.get(&format!("/api/cameras/{id}")).await.status(), 404);
+    assert_eq!(
+        server.get(&format!("/api/cameras/{id}")).await.status(),
+        404
+    );
     let media = dir.path("data").join("media").join(id.to_string());
     let left = std::fs::read_dir(&media).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "media of a removed camera remains");

@@ -188,3 +188,41 @@ async fn aac_audio_is_kept_in_sync() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn h265_clip_with_bframes_exports_frame_exact() {
+    let dir = TempDir::new("h265");
+    let clip = dir.path("source.mp4");
+    make_clip_with(
+        &clip,
+        4,
+        false,
+        &[
+            "-c:v",
+            "libx265",
+            "-tag:v",
+            "hvc1",
+            "-x265-params",
+            "log-level=error:open-gop=0",
+        ],
+    );
+    let source = framemd5(&clip, "v:0");
+    let (server, id, span, _gst) = record_once_as(&dir, &clip, "h265", false).await;
+    let export = dir.path("export.mp4");
+    server
+        .export(
+            id,
+            span["start"].as_str().unwrap(),
+            span["end"].as_str().unwrap(),
+            &export,
+        )
+        .await;
+    assert_eq!(
+        decode_errors(&export),
+        "",
+        "ffmpeg reported errors decoding the export"
+    );
+    assert_eq!(hashes(&framemd5(&export, "v:0")), hashes(&source));
+    let cam = server.camera(id).await;
+    assert_eq!(cam["status"]["codec"], "H265");
+}

@@ -16,6 +16,49 @@ pub struct ServerArg {
     pub server: String,
 }
 
+/// Settings shared by `camera add` and `camera update`.
+#[derive(clap::Args, Debug)]
+pub struct CameraFields {
+    /// Camera username.
+    #[arg(long)]
+    user: Option<String>,
+    /// Read the camera password from standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// tcp (default) or udp.
+    #[arg(long)]
+    transport: Option<String>,
+    /// Maximum age of recordings in days (default 31).
+    #[arg(long)]
+    retention_days: Option<u32>,
+}
+
+impl CameraFields {
+    /// The fields that were given, as a JSON object for the API.
+    fn into_json(self) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+        let password = if self.password_stdin {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the password from standard input")?;
+            Some(s.trim_end_matches(['\r', '\n']).to_owned())
+        } else {
+            None
+        };
+        let all = json!({
+            "username": self.user, "password": password,
+            "transport": self.transport, "retention_days": self.retention_days,
+        });
+        Ok(all
+            .as_object()
+            .expect("an object")
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+}
+
 #[derive(clap::Subcommand, Debug)]
 pub enum CameraCommand {
     /// Register a camera; prints its id alone on the last line.
@@ -25,20 +68,11 @@ pub enum CameraCommand {
         /// RTSP URL (credentials in it are moved to encrypted storage).
         #[arg(long)]
         url: String,
-        #[arg(long)]
-        user: Option<String>,
-        /// Read the camera password from standard input.
-        #[arg(long)]
-        password_stdin: bool,
-        /// tcp (default) or udp.
-        #[arg(long)]
-        transport: Option<String>,
-        /// Maximum age of recordings in days (default 31).
-        #[arg(long)]
-        retention_days: Option<u32>,
         /// Register without recording.
         #[arg(long)]
         disabled: bool,
+        #[command(flatten)]
+        fields: CameraFields,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -63,18 +97,12 @@ pub enum CameraCommand {
         name: Option<String>,
         #[arg(long)]
         url: Option<String>,
-        #[arg(long)]
-        user: Option<String>,
-        #[arg(long)]
-        password_stdin: bool,
-        #[arg(long)]
-        transport: Option<String>,
-        #[arg(long)]
-        retention_days: Option<u32>,
         #[arg(long, conflicts_with = "disable")]
         enable: bool,
         #[arg(long)]
         disable: bool,
+        #[command(flatten)]
+        fields: CameraFields,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -86,35 +114,21 @@ pub enum CameraCommand {
     },
 }
 
-fn read_password(wanted: bool) -> anyhow::Result<Option<String>> {
-    if !wanted {
-        return Ok(None);
-    }
-    let mut s = String::new();
-    std::io::stdin()
-        .read_to_string(&mut s)
-        .context("reading the password from standard input")?;
-    Ok(Some(s.trim_end_matches(['\r', '\n']).to_owned()))
-}
-
 pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
     match command {
         CameraCommand::Add {
             name,
             url,
-            user,
-            password_stdin,
-            transport,
-            retention_days,
             disabled,
+            fields,
             server,
         } => {
-            let body = json!({
-                "name": name, "url": url, "username": user, "password": read_password(password_stdin)?,
-                "transport": transport, "retention_days": retention_days, "enabled": !disabled,
-            });
+            let mut body = fields.into_json()?;
+            body.insert("name".into(), json!(name));
+            body.insert("url".into(), json!(url));
+            body.insert("enabled".into(), json!(!disabled));
             let cam: CameraView = Client::new(&server.server)
-                .json(Method::POST, "/api/cameras", Some(body))
+                .json(Method::POST, "/api/cameras", Some(body.into()))
                 .await?;
             println!("added camera {:?}", cam.name);
             println!("{}", cam.id);
@@ -139,36 +153,20 @@ pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
             id,
             name,
             url,
-            user,
-            password_stdin,
-            transport,
-            retention_days,
             enable,
             disable,
+            fields,
             server,
         } => {
-            let mut body = serde_json::Map::new();
-            let mut set = |k: &str, v: serde_json::Value| {
-                if !v.is_null() {
-                    body.insert(k.to_owned(), v);
+            let mut body = fields.into_json()?;
+            for (key, value) in [("name", name), ("url", url)] {
+                if let Some(v) = value {
+                    body.insert(key.into(), json!(v));
                 }
-            };
-            set("name", json!(name));
-            set("url", json!(url));
-            set("username", json!(user));
-            set("password", json!(read_password(password_stdin)?));
-            set("transport", json!(transport));
-            set("retention_days", json!(retention_days));
-            set(
-                "enabled",
-                if enable {
-                    json!(true)
-                } else if disable {
-                    json!(false)
-                } else {
-                    json!(null)
-                },
-            );
+            }
+            if enable || disable {
+                body.insert("enabled".into(), json!(enable));
+            }
             let cam: CameraView = Client::new(&server.server)
                 .json(
                     Method::PATCH,

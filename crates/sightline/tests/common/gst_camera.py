@@ -3,6 +3,7 @@
 
 Usage: gst_camera.py PORT MODE [FILE]
   MODE file  - play FILE (MP4 with H.264 video and optional AAC audio) once, in real time
+  MODE h265  - the same for an MP4 with H.265 video
   MODE mjpeg - a live MJPEG test pattern (a codec Sightline does not record)
 Each client gets its own pipeline (shared mode crashed here with simultaneous clients).
 Prints "ready" once listening.
@@ -19,11 +20,12 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 def main():
     port, mode = sys.argv[1], sys.argv[2]
     Gst.init(None)
-    if mode == "file":
+    if mode in ("file", "h265"):
         path = sys.argv[3]
+        codec = "h265" if mode == "h265" else "h264"
         launch = (
             f'( filesrc location="{path}" ! qtdemux name=d '
-            "d.video_0 ! queue ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 "
+            f"d.video_0 ! queue ! {codec}parse ! rtp{codec}pay name=pay0 pt=96 config-interval=-1 "
         )
         if len(sys.argv) > 4 and sys.argv[4] == "audio":
             launch += "d.audio_0 ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97 "

@@ -115,6 +115,16 @@ pub fn spawn_gst(dir: &TempDir, port: u16, args: &[&str]) -> Proc {
 
 /// Makes a test clip with ffmpeg: H.264 High profile with B-frames, optionally AAC audio.
 pub fn make_clip(path: &Path, seconds: u32, audio: bool) {
+    make_clip_with(
+        path,
+        seconds,
+        audio,
+        &["-c:v", "libx264", "-profile:v", "high"],
+    );
+}
+
+/// Makes a test clip with B-frames and a keyframe every second, with the given video encoder arguments.
+pub fn make_clip_with(path: &Path, seconds: u32, audio: bool, encoder: &[&str]) {
     let mut cmd = Command::new("ffmpeg");
     cmd.args([
         "-v",
