@@ -18,8 +18,18 @@ async fn record_once(
     clip: &std::path::Path,
     audio: bool,
 ) -> (Server, i64, Value, Proc) {
+    record_once_as(dir, clip, "file", audio).await
+}
+
+/// As [`record_once`], with the camera script's `mode` (`file` for H.264, `h265`).
+async fn record_once_as(
+    dir: &TempDir,
+    clip: &std::path::Path,
+    mode: &str,
+    audio: bool,
+) -> (Server, i64, Value, Proc) {
     let port = free_port();
-    let mut args = vec!["file", clip.to_str().unwrap()];
+    let mut args = vec![mode, clip.to_str().unwrap()];
     if audio {
         args.push("audio");
     }

@@ -143,18 +143,8 @@ pub fn make_clip_with(path: &Path, seconds: u32, audio: bool, encoder: &[&str]) 
             &format!("sine=frequency=440:sample_rate=48000:duration={seconds}"),
         ]);
     }
-    cmd.args([
-        "-c:v",
-        "libx264",
-        "-profile:v",
-        "high",
-        "-bf",
-        "2",
-        "-g",
-        "25",
-        "-pix_fmt",
-        "yuv420p",
-    ]);
+    cmd.args(encoder)
+        .args(["-bf", "2", "-g", "25", "-pix_fmt", "yuv420p"]);
     if audio {
         cmd.args(["-c:a", "aac", "-b:a", "96k"]);
     }
