@@ -81,9 +81,6 @@ impl CameraLive {
             let mut s = self.status.lock().unwrap();
             s.fps = (frames - w.frames) as f64 / secs;
             s.bitrate_bps = (bytes - w.bytes) as f64 * 8.0 / secs;
-            if frames > w.frames {
-                s.last_frame_at = Some(Timestamp::now());
-            }
         }
         *window = Some(RateWindow {
             since: now,
@@ -92,6 +89,7 @@ impl CameraLive {
         });
     }
 
+    /// Records that frames up to now are stored (called after each committed flush).
     pub fn mark_frame_time(&self) {
         self.status.lock().unwrap().last_frame_at = Some(Timestamp::now());
     }

@@ -127,13 +127,22 @@ impl RunFrames {
 }
 
 /// A track being assembled across runs.
+///
+/// Its presentation is one edit (after an empty edit if the track starts later than the
+/// export, as audio may). Between runs, the last sample before a gap is stretched to
+/// last until the next run begins: the file keeps the real timeline (the last frame
+/// stays on screen through the gap) and players need no multi-edit support, which is
+/// uneven across players.
 struct TrackBuilder {
     timescale: u32,
     entries: Vec<i64>,
     samples: Vec<Sample>,
-    edits: Vec<Edit>,
-    /// Movie time covered by `edits` so far.
-    cursor: u64,
+    /// Movie time before the track's media begins (an empty edit).
+    lead: u64,
+    /// Media time at which presentation starts, once the first run is added.
+    media_start: Option<i64>,
+    /// Movie time at which presentation ends.
+    movie_end: u64,
 }
 
 impl TrackBuilder {
@@ -142,23 +151,37 @@ impl TrackBuilder {
             timescale,
             entries: Vec::new(),
             samples: Vec::new(),
-            edits: Vec::new(),
-            cursor: 0,
-        }
-    }
-
-    fn pad_to(&mut self, movie_time: u64) {
-        if movie_time > self.cursor {
-            self.edits.push(Edit {
-                media_time: -1,
-                duration: movie_time - self.cursor,
-            });
-            self.cursor = movie_time;
+            lead: 0,
+            media_start: None,
+            movie_end: 0,
         }
     }
 
     fn media_duration(&self) -> i64 {
         self.samples.iter().map(|s| i64::from(s.duration)).sum()
+    }
+
+    /// Track ticks of a movie-timescale duration.
+    fn track_ticks(&self, movie: u64) -> i64 {
+        (i128::from(movie) * i128::from(self.timescale) / i128::from(MOVIE_TIMESCALE)) as i64
+    }
+
+    fn edits(&self) -> Vec<Edit> {
+        let Some(media_time) = self.media_start else {
+            return Vec::new();
+        };
+        let mut edits = Vec::new();
+        if self.lead > 0 {
+            edits.push(Edit {
+                media_time: -1,
+                duration: self.lead,
+            });
+        }
+        edits.push(Edit {
+            media_time,
+            duration: self.movie_end.saturating_sub(self.lead),
+        });
+        edits
     }
 }
 
@@ -225,23 +248,31 @@ fn add_run(
         ));
         i += n;
     }
-    // Presentation: the earliest presented frame may start after `show_from` (audio
-    // that began late): pad with an empty edit for that part.
     let earliest = frames.iter().map(|f| f.pts).min().unwrap_or(0);
     let start_ticks = run.ticks(show_from).max(earliest);
-    track.pad_to(movie_start + movie_ticks(run.wall(start_ticks).micros() - show_from.micros()));
-    let end_ticks = run.ticks(show_to);
-    if end_ticks > start_ticks {
-        let duration = movie_ticks(Timestamp::ticks_to_micros(
+    let end_ticks = run.ticks(show_to).max(start_ticks);
+    // Where this run's first presented instant belongs on the movie timeline.
+    let at = movie_start + movie_ticks(run.wall(start_ticks).micros() - show_from.micros());
+    let media_at = base + (start_ticks - frames[0].dts);
+    match track.media_start {
+        None => {
+            track.lead = at;
+            track.media_start = Some(media_at);
+        }
+        Some(media_start) => {
+            // Stretch the sample before the gap so this run starts at its wall-clock time.
+            let wanted = media_start + track.track_ticks(at - track.lead);
+            if let Some(last) = track.samples[..first_sample].last_mut() {
+                let stretch = u32::try_from((wanted - media_at).max(0)).unwrap_or(u32::MAX);
+                last.duration = last.duration.saturating_add(stretch);
+            }
+        }
+    }
+    track.movie_end = at
+        + movie_ticks(Timestamp::ticks_to_micros(
             end_ticks - start_ticks,
             run.timescale,
         ));
-        track.edits.push(Edit {
-            media_time: base + (start_ticks - frames[0].dts),
-            duration,
-        });
-        track.cursor += duration;
-    }
 }
 
 fn group_by_run(chunks: Vec<StoredChunk>) -> Vec<(i64, Vec<StoredChunk>)> {
@@ -375,6 +406,7 @@ impl Store {
                     channels: first.dimensions.1 as u16,
                 }
             };
+            let edits = b.edits();
             Ok(Track {
                 kind,
                 timescale: b.timescale,
@@ -384,7 +416,7 @@ impl Store {
                     .map(|e| Bytes::from(entry_data[e].data.clone()))
                     .collect(),
                 samples: b.samples,
-                edits: b.edits,
+                edits,
             })
         };
         let video_frames = video.samples.len();

@@ -149,6 +149,27 @@ async fn camera_that_disappears_records_again_within_3s_and_others_are_untouched
     );
     assert_eq!(ts(&gap["to"]), resumed);
     assert!(!gap["reason"].as_str().unwrap().is_empty());
+    // An export across the gap holds both spans' frames and plays the gap as a gap.
+    let both = dir.path("across-gap.mp4");
+    let end = ts(&r["spans"][1]["end"]);
+    server
+        .export(
+            flaky,
+            r["spans"][0]["start"].as_str().unwrap(),
+            &end.to_rfc3339(),
+            &both,
+        )
+        .await;
+    assert_eq!(decode_errors(&both), "", "export across the gap");
+    let frames =
+        r["spans"][0]["frames"].as_i64().unwrap() + r["spans"][1]["frames"].as_i64().unwrap();
+    assert_eq!(framemd5(&both, "v:0").len() as i64, frames);
+    let times = packet_times(&both, "v:0");
+    let longest_step = times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    assert!(
+        longest_step > 9.0,
+        "the 10 s gap is not kept in the export's timeline ({longest_step} s)"
+    );
     let status = server.camera(flaky).await;
     assert!(
         status["status"]["reconnects"].as_u64().unwrap() >= 1,
