@@ -6,10 +6,10 @@
 //!
 //! How time maps into the file: the export starts at the keyframe at or before `from`
 //! and an edit list hides the frames before `from`, so playback begins exactly there.
-//! Each run (uninterrupted recording) becomes one edit; the time between runs becomes
-//! an empty edit, so a gap plays as a gap of the right length rather than being
-//! silently spliced out. Audio gets edits at the same movie times as video, which is
-//! what keeps it in sync.
+//! Runs (uninterrupted recordings) are concatenated; across a gap the last sample before
+//! it is stretched until the next run begins, so the file keeps the real timeline with
+//! one edit per track (multi-edit lists with empty edits were mishandled by ffmpeg).
+//! Audio is placed on the same wall-clock timeline, which is what keeps it in sync.
 
 use std::collections::HashMap;
 
