@@ -20,6 +20,14 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(metrics))
 }
 
+/// A per-camera metric: name, type, help, and how to read it from the counters.
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&sightline_recorder::CameraCounters) -> f64,
+);
+
 /// Escapes a label value (backslash, double quote, newline).
 fn label(value: &str) -> String {
     value
@@ -37,12 +45,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         cameras.iter().map(|c| (c.id, c.name.as_str())).collect();
     let counters = state.recorder.board().all_counters();
     let mut out = String::new();
-    let families: [(
-        &str,
-        &str,
-        &str,
-        fn(&sightline_recorder::CameraCounters) -> f64,
-    ); 5] = [
+    let families: [Family; 5] = [
         (
             "sightline_camera_frames_total",
             "counter",

@@ -118,7 +118,7 @@ impl RunFrames {
             .frames
             .iter()
             .rposition(|f| starts(f) && f.pts <= from)
-            .or_else(|| self.frames.iter().position(|f| starts(f)))?;
+            .or_else(|| self.frames.iter().position(starts))?;
         let by_pts = self.frames.iter().rposition(|f| f.pts < to);
         let by_dts = self.frames.iter().rposition(|f| f.dts < to);
         let last = by_pts.max(by_dts)?;
@@ -352,7 +352,7 @@ impl Store {
             if show_to <= show_from {
                 continue;
             }
-            if let Some(_) = start {
+            if start.is_some() {
                 movie_time += movie_ticks(show_from.micros() - end.micros());
             }
             start.get_or_insert(show_from);

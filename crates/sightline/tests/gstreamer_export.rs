@@ -86,10 +86,10 @@ async fn bframe_clip_exports_frame_exact_with_ranges() {
     let url = server.export_url(id, from, to);
     let len = whole.len();
     for (range, expect) in [
-        (format!("bytes=0-99"), 0..100),
+        ("bytes=0-99".to_string(), 0..100),
         (format!("bytes=1000-{}", len / 2), 1000..len / 2 + 1),
         (format!("bytes={}-", len - 777), len - 777..len),
-        (format!("bytes=-500"), len - 500..len),
+        ("bytes=-500".to_string(), len - 500..len),
     ] {
         let resp = http.get(&url).header("Range", &range).send().await.unwrap();
         assert_eq!(resp.status(), 206, "{range}");
