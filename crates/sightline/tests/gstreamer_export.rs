@@ -48,6 +48,27 @@ async fn record_once_as(
     (server, id, span, gst)
 }
 
+/// Exports a whole span and checks that ffmpeg decodes it without a word of complaint.
+async fn export_span_cleanly(
+    server: &Server,
+    id: i64,
+    span: &Value,
+    dir: &TempDir,
+) -> std::path::PathBuf {
+    let export = dir.path("export.mp4");
+    let (from, to) = (
+        span["start"].as_str().unwrap(),
+        span["end"].as_str().unwrap(),
+    );
+    server.export(id, from, to, &export).await;
+    assert_eq!(
+        decode_errors(&export),
+        "",
+        "ffmpeg reported errors decoding the export"
+    );
+    export
+}
+
 fn hashes(v: &[(i64, String)]) -> Vec<&str> {
     v.iter().map(|(_, h)| h.as_str()).collect()
 }
@@ -149,20 +170,7 @@ async fn aac_audio_is_kept_in_sync() {
     let clip = dir.path("source.mp4");
     make_clip(&clip, CLIP_SECONDS, true);
     let (server, id, span, _gst) = record_once(&dir, &clip, true).await;
-    let export = dir.path("export.mp4");
-    server
-        .export(
-            id,
-            span["start"].as_str().unwrap(),
-            span["end"].as_str().unwrap(),
-            &export,
-        )
-        .await;
-    assert_eq!(
-        decode_errors(&export),
-        "",
-        "ffmpeg reported errors decoding the export"
-    );
+    let export = export_span_cleanly(&server, id, &span, &dir).await;
     assert_eq!(
         hashes(&framemd5(&export, "v:0")),
         hashes(&framemd5(&clip, "v:0"))
@@ -218,20 +226,7 @@ async fn h265_clip_with_bframes_exports_frame_exact() {
     );
     let source = framemd5(&clip, "v:0");
     let (server, id, span, _gst) = record_once_as(&dir, &clip, "h265", false).await;
-    let export = dir.path("export.mp4");
-    server
-        .export(
-            id,
-            span["start"].as_str().unwrap(),
-            span["end"].as_str().unwrap(),
-            &export,
-        )
-        .await;
-    assert_eq!(
-        decode_errors(&export),
-        "",
-        "ffmpeg reported errors decoding the export"
-    );
+    let export = export_span_cleanly(&server, id, &span, &dir).await;
     assert_eq!(hashes(&framemd5(&export, "v:0")), hashes(&source));
     let cam = server.camera(id).await;
     assert_eq!(cam["status"]["codec"], "H265");
