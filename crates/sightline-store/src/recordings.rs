@@ -500,9 +500,14 @@ impl Store {
         Ok(keys.len() as u64)
     }
 
-    /// Bytes of all indexed media.
+    /// Bytes of all indexed media. Closed segments carry their size, so only the few
+    /// open ones need their chunks summed (a scrape must not scan the whole index).
     pub async fn stored_bytes(&self) -> Result<u64, StoreError> {
-        let bytes: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(byte_len), 0) FROM chunks")
+        let bytes: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(CASE WHEN s.open = 0 THEN s.bytes
+                    ELSE (SELECT COALESCE(SUM(c.byte_len), 0) FROM chunks c WHERE c.segment_id = s.id) END), 0)
+             FROM segments s",
+        )
             .fetch_one(&self.db)
             .await
             .map_err(db_err("summing stored bytes"))?;
