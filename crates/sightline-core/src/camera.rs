@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::{validate_slug, CameraLabel, Sensitivity};
 use crate::Timestamp;
 
 /// A camera's identifier in the registry.
@@ -66,7 +67,16 @@ pub struct CameraConfig {
     pub transport: Transport,
     pub enabled: bool,
     pub retention_days: u32,
+    /// The organisation that owns the camera; its members have the role's rights on it.
+    pub owner_org: String,
+    /// The camera group grants refer to; defaults to the owner's slug.
+    pub group: String,
+    /// Classification and covert flag: who may know the camera exists.
+    pub sensitivity: Sensitivity,
 }
+
+/// The organisation cameras and users belong to when none is named.
+pub const DEFAULT_ORG: &str = "force";
 
 /// Why a camera definition was rejected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -79,6 +89,8 @@ pub enum CameraError {
     Transport(String),
     #[error("retention of {0} days is out of range (1 to 3650)")]
     Retention(u32),
+    #[error(transparent)]
+    Access(#[from] crate::access::AccessError),
 }
 
 impl CameraConfig {
@@ -92,6 +104,18 @@ impl CameraConfig {
             transport: Transport::Tcp,
             enabled: true,
             retention_days: DEFAULT_RETENTION_DAYS,
+            owner_org: DEFAULT_ORG.to_owned(),
+            group: String::new(),
+            sensitivity: Sensitivity::default(),
+        }
+    }
+
+    /// What access control needs to know about the camera.
+    pub fn label(&self) -> CameraLabel {
+        CameraLabel {
+            owner_org: self.owner_org.clone(),
+            group: self.group.clone(),
+            sensitivity: self.sensitivity,
         }
     }
 
@@ -131,6 +155,11 @@ impl CameraConfig {
         if !(1..=3650).contains(&self.retention_days) {
             return Err(CameraError::Retention(self.retention_days));
         }
+        validate_slug("owner organisation", &self.owner_org)?;
+        if self.group.is_empty() {
+            self.group = self.owner_org.clone();
+        }
+        validate_slug("camera group", &self.group)?;
         Ok(self)
     }
 }

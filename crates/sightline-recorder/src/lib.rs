@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use retina::client::SessionGroup;
-use sightline_core::{CameraId, CameraState, CameraStatus, Timestamp};
+use sightline_core::{CameraId, CameraState, CameraStatus, Timestamp, Visibility};
 use sightline_store::{Store, StoreError};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -64,7 +64,7 @@ impl Recorder {
                 retention_task: Mutex::new(None),
             }),
         };
-        for camera in recorder.inner.store.cameras().await? {
+        for camera in recorder.inner.store.cameras(&Visibility::everything()).await? {
             recorder.sync_camera(camera.id).await?;
         }
         let handle = tokio::spawn(recorder.clone().retention_loop());
@@ -80,7 +80,7 @@ impl Recorder {
             cancel.cancel();
             let _ = handle.await;
         }
-        let camera = match self.inner.store.camera(id).await {
+        let camera = match self.inner.store.camera(&Visibility::everything(), id).await {
             Ok(c) => c,
             Err(StoreError::NoSuchCamera(_)) => {
                 self.inner.board.remove(id);

@@ -25,7 +25,7 @@ pub async fn enforce(
     let segments = store.segment_summaries().await?;
     let holds = store.holds().await?;
     let max_age_days: HashMap<_, _> = store
-        .cameras()
+        .cameras(&sightline_core::Visibility::everything())
         .await?
         .into_iter()
         .map(|c| (c.id, c.retention_days))

@@ -12,6 +12,15 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
     pub fn bad_request(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,
@@ -37,10 +46,12 @@ impl From<StoreError> for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %e, "request failed");
         }
-        ApiError {
-            status,
-            message: e.to_string(),
-        }
+        let message = match e {
+            // Never echo the id: a hidden camera's answer must equal a missing one's.
+            StoreError::NoSuchCamera(_) => crate::access::no_such_camera().message,
+            e => e.to_string(),
+        };
+        ApiError { status, message }
     }
 }
 

@@ -1,13 +1,16 @@
 //! Sightline's HTTP server: the JSON API, exports, metrics and the OpenAPI description.
 //!
-//! Handlers are thin: they parse and validate input, call the store or the recorder,
-//! and turn errors into clear HTTP answers (`error`). Routes are declared with
-//! `utoipa-axum`, so `/api/openapi.json` is generated from the same code that serves
-//! the requests and cannot drift from it. Users and access control arrive in a later
-//! issue; every handler takes its inputs through extractors so a principal can be
-//! added the same way.
+//! Every route passes one gate (`access::guard`): it authenticates the caller
+//! (`auth`), applies the route's entry in the policy table `access::ROUTES`, resolves
+//! the camera a camera route names through the store's visibility filter, and writes
+//! the audit entry. Handlers are thin: they receive the checked principal and camera,
+//! call the store or the recorder, and turn errors into clear HTTP answers (`error`).
+//! Routes are declared with `utoipa-axum`, so `/api/openapi.json` is generated from the
+//! same code that serves the requests and cannot drift from it.
 
+pub mod access;
 pub mod api;
+pub mod auth;
 mod error;
 mod metrics;
 
@@ -27,6 +30,19 @@ pub use error::ApiError;
 pub struct AppState {
     pub store: Store,
     pub recorder: Recorder,
+    pub auth: Arc<auth::AuthConfig>,
+    pub throttle: Arc<auth::LoginThrottle>,
+}
+
+impl AppState {
+    pub fn new(store: Store, recorder: Recorder, auth: auth::AuthConfig) -> AppState {
+        AppState {
+            store,
+            recorder,
+            auth: Arc::new(auth),
+            throttle: Default::default(),
+        }
+    }
 }
 
 #[derive(OpenApi)]
@@ -36,12 +52,21 @@ pub struct AppState {
 ))]
 struct ApiDoc;
 
-/// The application's routes and their OpenAPI description.
-pub fn router(state: AppState) -> Router {
-    let (router, spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The OpenAPI description of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth::routes())
         .merge(api::routes())
         .merge(metrics::routes())
-        .split_for_parts();
+}
+
+/// The application's routes, each behind the access guard.
+pub fn router(state: AppState) -> Router {
+    let (router, spec) = routes().split_for_parts();
     let spec = Arc::new(spec);
     router
         .route(
@@ -51,6 +76,10 @@ pub fn router(state: AppState) -> Router {
                 async move { axum::Json(spec.as_ref().clone()) }
             }),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::guard,
+        ))
         .with_state(state)
 }
 

@@ -1,5 +1,6 @@
 //! `GET /metrics`: per-camera recording counters and storage use in the Prometheus
-//! text exposition format.
+//! text exposition format, for administrators. Like every other answer it covers only
+//! the cameras the caller may know of, storage totals included.
 //!
 //! The format is a handful of lines per metric, so it is written directly rather than
 //! through a metrics registry: the numbers already live in the recorder's status
@@ -14,6 +15,7 @@ use sightline_core::CameraState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::access::Caller;
 use crate::{ApiError, AppState};
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
@@ -39,8 +41,11 @@ fn label(value: &str) -> String {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain; version=0.0.4", description = "Prometheus text format")))]
-pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let cameras = state.store.cameras().await?;
+pub async fn metrics(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
+    let cameras = state.store.cameras(&caller.visibility()).await?;
     let names: std::collections::HashMap<_, _> =
         cameras.iter().map(|c| (c.id, c.name.as_str())).collect();
     let counters = state.recorder.board().all_counters();
@@ -104,7 +109,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
             u8::from(up)
         );
     }
-    let stored = state.store.stored_bytes().await?;
+    let stored = state.store.stored_bytes(&caller.visibility()).await?;
     let _ = writeln!(
         out,
         "# HELP sightline_storage_used_bytes Bytes of recorded media in the store."

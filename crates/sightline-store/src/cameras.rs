@@ -1,13 +1,24 @@
 //! The camera registry: add, list, show, update and remove cameras.
 //!
+//! Every read and write takes the [`Visibility`] of whoever asks, and every query is
+//! limited by the one SQL predicate in `visibility`: a camera the asker may not know of
+//! is absent from lists and answers [`StoreError::NoSuchCamera`], exactly like a
+//! missing id. Names are unique among the cameras one principal can see, so a name
+//! clash never confirms a hidden camera.
+//!
 //! Passwords are sealed before they reach the database and are only ever opened for
 //! the recorder ([`Store::camera_credentials`]); the [`Camera`] record returned to
 //! the API says whether a password is set, never what it is.
 
 use serde::{Deserialize, Serialize};
-use sightline_core::{CameraConfig, CameraId, Timestamp, Transport};
+use sightline_core::{
+    CameraConfig, CameraId, CameraLabel, Classification, Sensitivity, Timestamp, Transport,
+    Visibility,
+};
+use sqlx::sqlite::SqliteArguments;
 use sqlx::Row;
 
+use crate::visibility::{bind, camera_args, VISIBLE_CAMERA};
 use crate::{Store, StoreError};
 
 /// A registered camera as the API shows it.
@@ -21,8 +32,22 @@ pub struct Camera {
     pub transport: Transport,
     pub enabled: bool,
     pub retention_days: u32,
+    pub owner_org: String,
+    pub group: String,
+    pub sensitivity: Sensitivity,
     pub created: Timestamp,
     pub updated: Timestamp,
+}
+
+impl Camera {
+    /// What access control needs to know about the camera.
+    pub fn label(&self) -> CameraLabel {
+        CameraLabel {
+            owner_org: self.owner_org.clone(),
+            group: self.group.clone(),
+            sensitivity: self.sensitivity,
+        }
+    }
 }
 
 /// A partial change to a camera; `None` leaves a field as it is.
@@ -36,14 +61,26 @@ pub struct CameraUpdate {
     pub transport: Option<Transport>,
     pub enabled: Option<bool>,
     pub retention_days: Option<u32>,
+    pub owner_org: Option<String>,
+    pub group: Option<String>,
+    pub sensitivity: Option<Sensitivity>,
 }
 
-const COLUMNS: &str =
-    "id, name, url, username, password_sealed IS NOT NULL AS has_password, transport, enabled, retention_days, created_us, updated_us";
+const COLUMNS: &str = "c.id, c.name, c.url, c.username, c.password_sealed IS NOT NULL AS has_password, \
+     c.transport, c.enabled, c.retention_days, c.owner_org, c.camera_group, c.classification, \
+     c.covert, c.created_us, c.updated_us";
 
 fn camera_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Camera, StoreError> {
     let transport: String = row.get("transport");
+    let rank: i64 = row.get("classification");
     Ok(Camera {
+        owner_org: row.get("owner_org"),
+        group: row.get("camera_group"),
+        sensitivity: Sensitivity {
+            classification: Classification::from_rank(rank)
+                .ok_or_else(|| StoreError::Corrupt(format!("classification rank {rank}")))?,
+            covert: row.get("covert"),
+        },
         id: CameraId(row.get("id")),
         name: row.get("name"),
         url: row.get("url"),
@@ -59,26 +96,48 @@ fn camera_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Camera, StoreError> 
     })
 }
 
-fn map_unique(name: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
-    move |e| match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::DuplicateName(name.to_owned())
-        }
-        _ => StoreError::db(format!("saving camera {name:?}"), e),
+/// Refuses `name` if a camera the principal can see (other than `except`) has it.
+async fn name_is_free(
+    tx: &mut sqlx::SqliteConnection,
+    visible: &Visibility,
+    name: &str,
+    except: Option<CameraId>,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM cameras c WHERE {VISIBLE_CAMERA} AND c.name = ? AND c.id IS NOT ?"
+    );
+    let mut args: SqliteArguments = camera_args(visible);
+    bind(&mut args, name.to_owned());
+    bind(&mut args, except.map(|c| c.0));
+    let clashes: i64 = sqlx::query_scalar_with(&sql, args)
+        .fetch_one(tx)
+        .await
+        .map_err(|e| StoreError::db(format!("checking camera name {name:?}"), e))?;
+    if clashes > 0 {
+        return Err(StoreError::DuplicateName(name.to_owned()));
     }
+    Ok(())
 }
 
 impl Store {
-    /// Validates and registers a camera.
-    pub async fn add_camera(&self, config: CameraConfig) -> Result<Camera, StoreError> {
+    /// Validates and registers a camera; its name must not clash with a camera the
+    /// registering principal can see.
+    pub async fn add_camera(
+        &self,
+        visible: &Visibility,
+        config: CameraConfig,
+    ) -> Result<Camera, StoreError> {
         let config = config
             .validated()
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let now = Timestamp::now().micros();
         let sealed = config.password.as_deref().map(|p| self.sealer.seal(p));
+        let mut tx = self.write_tx(&format!("adding camera {:?}", config.name)).await?;
+        name_is_free(&mut tx, visible, &config.name, None).await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO cameras (name, url, username, password_sealed, transport, enabled, retention_days, created_us, updated_us)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO cameras (name, url, username, password_sealed, transport, enabled, retention_days,
+                                  owner_org, camera_group, classification, covert, created_us, updated_us)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&config.name)
         .bind(&config.url)
@@ -87,31 +146,55 @@ impl Store {
         .bind(config.transport.as_str())
         .bind(config.enabled)
         .bind(i64::from(config.retention_days))
+        .bind(&config.owner_org)
+        .bind(&config.group)
+        .bind(config.sensitivity.classification.rank())
+        .bind(config.sensitivity.covert)
         .bind(now)
         .bind(now)
-        .fetch_one(&self.db)
+        .fetch_one(&mut *tx)
         .await
-        .map_err(map_unique(&config.name))?;
-        self.camera(CameraId(id)).await
+        .map_err(|e| StoreError::db(format!("saving camera {:?}", config.name), e))?;
+        tx.commit()
+            .await
+            .map_err(|e| StoreError::db(format!("saving camera {:?}", config.name), e))?;
+        self.camera(&Visibility::everything(), CameraId(id)).await
     }
 
-    /// All cameras, by id.
-    pub async fn cameras(&self) -> Result<Vec<Camera>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM cameras ORDER BY id"))
+    /// The cameras the principal may know of, by id.
+    pub async fn cameras(&self, visible: &Visibility) -> Result<Vec<Camera>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM cameras c WHERE {VISIBLE_CAMERA} ORDER BY c.id");
+        let rows = sqlx::query_with(&sql, camera_args(visible))
             .fetch_all(&self.db)
             .await
             .map_err(|e| StoreError::db("listing cameras", e))?;
         rows.iter().map(camera_from_row).collect()
     }
 
-    pub async fn camera(&self, id: CameraId) -> Result<Camera, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM cameras WHERE id = ?"))
-            .bind(id.0)
+    /// One camera, or [`StoreError::NoSuchCamera`] if it does not exist or the principal
+    /// may not know of it (one query either way).
+    pub async fn camera(&self, visible: &Visibility, id: CameraId) -> Result<Camera, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM cameras c WHERE {VISIBLE_CAMERA} AND c.id = ?");
+        let mut args = camera_args(visible);
+        bind(&mut args, id.0);
+        let row = sqlx::query_with(&sql, args)
             .fetch_optional(&self.db)
             .await
             .map_err(|e| StoreError::db(format!("reading camera {id}"), e))?
             .ok_or(StoreError::NoSuchCamera(id.0))?;
         camera_from_row(&row)
+    }
+
+    /// Starts a transaction that holds SQLite's write lock from its first statement, so
+    /// a check and the write that depends on it cannot interleave with another writer.
+    pub(crate) async fn write_tx(
+        &self,
+        what: &str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        self.db
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| StoreError::db(format!("{what}: starting a transaction"), e))
     }
 
     /// The camera's username and decrypted password, for connecting to it.
@@ -140,11 +223,15 @@ impl Store {
     /// Applies a partial update, validating the result as a whole.
     pub async fn update_camera(
         &self,
+        visible: &Visibility,
         id: CameraId,
         update: CameraUpdate,
     ) -> Result<Camera, StoreError> {
-        let current = self.camera(id).await?;
+        let current = self.camera(visible, id).await?;
         let mut config = CameraConfig {
+            owner_org: update.owner_org.unwrap_or(current.owner_org),
+            group: update.group.unwrap_or(current.group),
+            sensitivity: update.sensitivity.unwrap_or(current.sensitivity),
             name: update.name.unwrap_or(current.name),
             url: update.url.unwrap_or(current.url),
             username: match update.username {
@@ -169,13 +256,11 @@ impl Store {
             (None, Some(p)) => Some(Some(p.clone())),
             (None, None) => None,
         };
-        let mut tx = self
-            .db
-            .begin()
-            .await
-            .map_err(|e| StoreError::db("starting update", e))?;
+        let mut tx = self.write_tx(&format!("updating camera {id}")).await?;
+        name_is_free(&mut tx, visible, &config.name, Some(id)).await?;
         sqlx::query(
-            "UPDATE cameras SET name = ?, url = ?, username = ?, transport = ?, enabled = ?, retention_days = ?, updated_us = ?
+            "UPDATE cameras SET name = ?, url = ?, username = ?, transport = ?, enabled = ?, retention_days = ?,
+                                owner_org = ?, camera_group = ?, classification = ?, covert = ?, updated_us = ?
              WHERE id = ?",
         )
         .bind(&config.name)
@@ -184,11 +269,15 @@ impl Store {
         .bind(config.transport.as_str())
         .bind(config.enabled)
         .bind(i64::from(config.retention_days))
+        .bind(&config.owner_org)
+        .bind(&config.group)
+        .bind(config.sensitivity.classification.rank())
+        .bind(config.sensitivity.covert)
         .bind(Timestamp::now().micros())
         .bind(id.0)
         .execute(&mut *tx)
         .await
-        .map_err(map_unique(&config.name))?;
+        .map_err(|e| StoreError::db(format!("updating camera {id}"), e))?;
         if let Some(p) = new_password {
             sqlx::query("UPDATE cameras SET password_sealed = ? WHERE id = ?")
                 .bind(p.map(|p| self.sealer.seal(&p)))
@@ -200,18 +289,15 @@ impl Store {
         tx.commit()
             .await
             .map_err(|e| StoreError::db(format!("updating camera {id}"), e))?;
-        self.camera(id).await
+        self.camera(&Visibility::everything(), id).await
     }
 
     /// Removes a camera and queues its recordings for deletion. Refused while any of
     /// its recordings is under an evidential hold.
-    pub async fn remove_camera(&self, id: CameraId) -> Result<(), StoreError> {
+    pub async fn remove_camera(&self, visible: &Visibility, id: CameraId) -> Result<(), StoreError> {
         let ctx = |what: &str| format!("removing camera {id}: {what}");
-        let mut tx = self
-            .db
-            .begin()
-            .await
-            .map_err(|e| StoreError::db(ctx("begin"), e))?;
+        self.camera(visible, id).await?;
+        let mut tx = self.write_tx(&ctx("begin")).await?;
         let holds: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM holds WHERE camera_id = ?")
             .bind(id.0)
             .fetch_one(&mut *tx)

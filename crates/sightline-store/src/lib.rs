@@ -1,5 +1,10 @@
 //! Sightline's persistent state: metadata in a SQL database and media in an object store.
 //!
+//! Access control lives in this crate's queries: camera reads take the asker's
+//! `Visibility` and filter with one SQL predicate (`visibility`), so no caller can
+//! forget it. Users, sessions, API tokens and grants are in `users`; the hash-chained
+//! audit trail is in `audit`.
+//!
 //! The embedded default keeps metadata in SQLite (`<data>/sightline.db`, WAL mode) and
 //! media objects under `<data>/media`. Both sit behind this crate's API so PostgreSQL
 //! (through the same `sqlx` queries and migrations) and S3-compatible storage (through
@@ -9,12 +14,16 @@
 //! it points at were fsynced, [`Store::recover`] truncates media past the last
 //! committed row, and media deletion is two-phase through the `garbage` table.
 
+pub mod audit;
 pub mod cameras;
+pub mod credentials;
 mod error;
 pub mod export;
 pub mod media;
 pub mod recordings;
 mod secrets;
+pub mod users;
+mod visibility;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -26,6 +35,36 @@ pub use error::StoreError;
 pub use media::{Media, SegmentFile};
 pub use secrets::Sealer;
 
+/// Applies pending migrations on one connection with foreign keys off, as SQLite's
+/// table-rebuild procedure requires (with them on, dropping the old table would cascade
+/// its deletion into every table that refers to it), then checks every reference.
+async fn migrate(db_path: &Path, options: SqliteConnectOptions) -> Result<(), StoreError> {
+    use sqlx::Connection;
+    let ctx = || format!("migrating {}", db_path.display());
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .map_err(|e| StoreError::db(ctx(), e))?;
+    sqlx::migrate!("./migrations")
+        .run(&mut conn)
+        .await
+        .map_err(|e| StoreError::Migrate {
+            path: db_path.to_owned(),
+            source: e,
+        })?;
+    let broken: Vec<(String,)> = sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| StoreError::db(ctx(), e))?;
+    if let Some((table,)) = broken.first() {
+        return Err(StoreError::Corrupt(format!(
+            "after migrating {}: {} rows of {table} (and maybe others) refer to missing rows",
+            db_path.display(),
+            broken.len()
+        )));
+    }
+    conn.close().await.map_err(|e| StoreError::db(ctx(), e))
+}
+
 /// Handle to the metadata database and the media store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -33,6 +72,8 @@ pub struct Store {
     media: Media,
     sealer: Sealer,
     root: PathBuf,
+    /// Serialises this process's audit appends (other processes wait on SQLite's lock).
+    audit_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -51,18 +92,12 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(10))
             .foreign_keys(true);
+        migrate(&db_path, options.clone().foreign_keys(false)).await?;
         let db = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await
             .map_err(|e| StoreError::db(format!("opening {}", db_path.display()), e))?;
-        sqlx::migrate!("./migrations")
-            .run(&db)
-            .await
-            .map_err(|e| StoreError::Migrate {
-                path: db_path.clone(),
-                source: e,
-            })?;
         let media = Media::local(&data_dir.join("media"))?;
         let sealer = Sealer::load_or_create(&data_dir.join("keys").join("credentials.key"))?;
         Ok(Store {
@@ -70,6 +105,7 @@ impl Store {
             media,
             sealer,
             root: data_dir.to_owned(),
+            audit_lock: Default::default(),
         })
     }
 

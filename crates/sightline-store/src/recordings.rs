@@ -9,9 +9,10 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sightline_core::retention::{Hold, SegmentSummary};
-use sightline_core::{CameraId, Timestamp};
+use sightline_core::{CameraId, Timestamp, Visibility};
 use sqlx::Row;
 
+use crate::visibility::{camera_args, VISIBLE_CAMERA};
 use crate::{Store, StoreError};
 
 /// The media kind of a track.
@@ -500,14 +501,15 @@ impl Store {
         Ok(keys.len() as u64)
     }
 
-    /// Bytes of all indexed media. Closed segments carry their size, so only the few
+    /// Bytes of indexed media of the cameras one may know of. Closed segments carry their size, so only the few
     /// open ones need their chunks summed (a scrape must not scan the whole index).
-    pub async fn stored_bytes(&self) -> Result<u64, StoreError> {
-        let bytes: i64 = sqlx::query_scalar(
+    pub async fn stored_bytes(&self, visible: &Visibility) -> Result<u64, StoreError> {
+        let sql = format!(
             "SELECT COALESCE(SUM(CASE WHEN s.open = 0 THEN s.bytes
-                    ELSE (SELECT COALESCE(SUM(c.byte_len), 0) FROM chunks c WHERE c.segment_id = s.id) END), 0)
-             FROM segments s",
-        )
+                    ELSE (SELECT COALESCE(SUM(k.byte_len), 0) FROM chunks k WHERE k.segment_id = s.id) END), 0)
+             FROM segments s JOIN cameras c ON c.id = s.camera_id WHERE {VISIBLE_CAMERA}"
+        );
+        let bytes: i64 = sqlx::query_scalar_with(&sql, camera_args(visible))
             .fetch_one(&self.db)
             .await
             .map_err(db_err("summing stored bytes"))?;

@@ -1,22 +1,39 @@
-//! A small HTTP client for the CLI commands that talk to a running server.
+//! A small HTTP client for the CLI commands that talk to a running server, signed in
+//! with an API token (`--token` or `SIGHTLINE_TOKEN`).
 
 use anyhow::{bail, Context};
 use reqwest::{Method, Response};
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 
+/// Where the server is and how to sign in to it; flattened into every client command.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerArg {
+    /// The Sightline server.
+    #[arg(long, env = "SIGHTLINE_SERVER", default_value = DEFAULT_SERVER, global = true)]
+    pub server: String,
+    /// API token (create one with `sightline token create`).
+    #[arg(long, env = "SIGHTLINE_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl ServerArg {
+    pub fn client(&self) -> Client {
+        Client {
+            base: self.server.trim_end_matches('/').to_owned(),
+            token: self.token.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
 pub struct Client {
     base: String,
+    token: Option<String>,
     http: reqwest::Client,
 }
 
 impl Client {
-    pub fn new(server: &str) -> Client {
-        Client {
-            base: server.trim_end_matches('/').to_owned(),
-            http: reqwest::Client::new(),
-        }
-    }
 
     /// Sends a request; a non-success answer becomes an error carrying the server's message.
     pub async fn send(
@@ -27,6 +44,9 @@ impl Client {
     ) -> anyhow::Result<Response> {
         let url = format!("{}{path}", self.base);
         let mut req = self.http.request(method.clone(), &url);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -41,7 +61,12 @@ impl Client {
                 .ok()
                 .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
                 .unwrap_or(text);
-            bail!("{method} {url}: {status}: {message}");
+            let hint = if status == reqwest::StatusCode::UNAUTHORIZED && self.token.is_none() {
+                " (pass --token or set SIGHTLINE_TOKEN)"
+            } else {
+                ""
+            };
+            bail!("{method} {url}: {status}: {message}{hint}");
         }
         Ok(resp)
     }

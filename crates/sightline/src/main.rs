@@ -1,8 +1,9 @@
 //! `sightline`: the one binary of the Sightline video management system.
 //!
-//! Subcommands: `serve` runs the recorder and HTTP API; `camera` and `export` talk to a
-//! running server over HTTP; `sim` serves simulated RTSP cameras; `demo` runs a server
-//! and four simulated cameras together. Settings come from flags, then `SIGHTLINE_*`
+//! Subcommands: `serve` runs the recorder and HTTP API; `camera`, `export` and
+//! `audit list` talk to a running server over HTTP with an API token; `user`, `token`
+//! and `audit verify` administer a data directory offline; `sim` serves simulated RTSP
+//! cameras; `demo` runs a server and four simulated cameras together. Settings come from flags, then `SIGHTLINE_*`
 //! environment variables, then a TOML file (`--config`), then built-in defaults.
 
 mod client;
@@ -35,6 +36,15 @@ enum Command {
     Sim(cmd::sim::SimArgs),
     /// Run a server with four simulated cameras registered and recording.
     Demo(cmd::demo::DemoArgs),
+    /// Administer user accounts (offline, on the data directory).
+    #[command(subcommand)]
+    User(cmd::user::UserCommand),
+    /// Administer API tokens (offline, on the data directory).
+    #[command(subcommand)]
+    Token(cmd::token::TokenCommand),
+    /// Verify the audit chain (offline) or read the trail (from a server).
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,6 +65,9 @@ fn main() -> std::process::ExitCode {
             Command::Export(args) => cmd::export::run(args).await,
             Command::Sim(args) => cmd::sim::run(args).await,
             Command::Demo(args) => cmd::demo::run(args).await,
+            Command::User(c) => cmd::user::run(c).await,
+            Command::Token(c) => cmd::token::run(c).await,
+            Command::Audit(c) => cmd::audit::run(c).await,
         }
     });
     match result {

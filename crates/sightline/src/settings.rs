@@ -5,6 +5,8 @@
 //! ```toml
 //! data = "/var/lib/sightline"
 //! listen = "0.0.0.0:8080"
+//! [auth]
+//! session_idle_seconds = 1800
 //! [recorder]
 //! disk_quota_bytes = 2_000_000_000_000
 //! segment_duration = 60
@@ -16,6 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 use sightline_recorder::RecorderConfig;
+use sightline_server::auth::AuthConfig;
 
 /// The TOML file's shape.
 #[derive(Deserialize, Default, Debug)]
@@ -24,6 +27,7 @@ pub struct FileSettings {
     pub data: Option<PathBuf>,
     pub listen: Option<SocketAddr>,
     pub recorder: RecorderConfig,
+    pub auth: AuthConfig,
 }
 
 /// Settings in effect.
@@ -32,6 +36,7 @@ pub struct Settings {
     pub data: PathBuf,
     pub listen: SocketAddr,
     pub recorder: RecorderConfig,
+    pub auth: AuthConfig,
 }
 
 pub const DEFAULT_DATA: &str = "./sightline-data";
@@ -64,6 +69,7 @@ impl Settings {
                 .or(file.listen)
                 .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
             recorder,
+            auth: file.auth,
         })
     }
 }

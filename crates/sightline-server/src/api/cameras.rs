@@ -3,15 +3,23 @@
 //! Every change is applied to the registry first and then to the recorder
 //! (`Recorder::sync_camera`), so the camera list never shows a camera the recorder
 //! does not know about or vice versa.
+//!
+//! The list holds only cameras the caller may know of; single-camera routes receive
+//! their camera from the access guard. Connection details (URL, username) are shown
+//! only to those who may configure the camera.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sightline_core::{CameraConfig, CameraId, CameraStatus, Transport};
+use sightline_core::{
+    Action, CameraConfig, CameraStatus, Classification, Decision, Sensitivity, Transport,
+};
 use sightline_store::cameras::{Camera, CameraUpdate};
 use utoipa::ToSchema;
 
+use crate::access::{AuditNote, Caller, Target};
 use crate::{ApiError, AppState};
 
 /// A camera with its live recording status.
@@ -19,10 +27,20 @@ use crate::{ApiError, AppState};
 pub struct CameraView {
     pub id: i64,
     pub name: String,
-    /// RTSP URL, never with credentials.
-    pub url: String,
+    /// Owning organisation.
+    pub owner: String,
+    /// Camera group, which grants refer to.
+    pub group: String,
+    /// OFFICIAL, OFFICIAL-SENSITIVE or SECRET.
+    pub classification: String,
+    pub covert: bool,
+    /// RTSP URL, never with credentials; only for those who may configure the camera.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    pub has_password: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub has_password: Option<bool>,
     /// `tcp` or `udp`.
     pub transport: String,
     pub enabled: bool,
@@ -65,14 +83,20 @@ impl From<CameraStatus> for StatusView {
     }
 }
 
-fn view(state: &AppState, c: Camera) -> CameraView {
+fn view(state: &AppState, caller: &Caller, c: Camera) -> CameraView {
+    let configures =
+        caller.principal.decide_on(Action::ConfigureCamera, Some(&c.label())) == Decision::Allow;
     CameraView {
         status: state.recorder.status(c.id).into(),
         id: c.id.0,
         name: c.name,
-        url: c.url,
-        username: c.username,
-        has_password: c.has_password,
+        owner: c.owner_org,
+        group: c.group,
+        classification: c.sensitivity.classification.to_string(),
+        covert: c.sensitivity.covert,
+        url: configures.then_some(c.url),
+        username: if configures { c.username } else { None },
+        has_password: configures.then_some(c.has_password),
         transport: c.transport.as_str().to_owned(),
         enabled: c.enabled,
         retention_days: c.retention_days,
@@ -95,6 +119,14 @@ pub struct NewCamera {
     pub enabled: Option<bool>,
     /// Maximum age of recordings in days (default 31).
     pub retention_days: Option<u32>,
+    /// Owning organisation (default: the caller's).
+    pub owner: Option<String>,
+    /// Camera group for grants (default: the owner).
+    pub group: Option<String>,
+    /// OFFICIAL (default), OFFICIAL-SENSITIVE or SECRET; not above the caller's clearance.
+    pub classification: Option<String>,
+    /// A covert asset: invisible to anyone not cleared for covert capability.
+    pub covert: Option<bool>,
 }
 
 /// Fields to change; absent fields stay as they are. An empty username or password clears it.
@@ -108,6 +140,42 @@ pub struct CameraPatch {
     pub transport: Option<String>,
     pub enabled: Option<bool>,
     pub retention_days: Option<u32>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    pub classification: Option<String>,
+    pub covert: Option<bool>,
+}
+
+/// The label asked for, refused if above the caller's own clearance.
+fn requested_sensitivity(
+    caller: &Caller,
+    current: Sensitivity,
+    classification: Option<String>,
+    covert: Option<bool>,
+) -> Result<Sensitivity, ApiError> {
+    let sensitivity = Sensitivity {
+        classification: match classification {
+            Some(c) => c
+                .parse::<Classification>()
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            None => current.classification,
+        },
+        covert: covert.unwrap_or(current.covert),
+    };
+    match caller.principal.may_label(&sensitivity) {
+        Decision::Allow => Ok(sensitivity),
+        Decision::Forbidden(why) => Err(ApiError::new(StatusCode::FORBIDDEN, why)),
+        Decision::Hidden => Err(crate::access::no_such_camera()),
+    }
+}
+
+/// The audit note for a camera change: its id and the label it now has.
+fn camera_note(camera: &Camera, detail: String) -> AuditNote {
+    AuditNote {
+        camera: Some((camera.id, camera.sensitivity)),
+        detail: Some(detail),
+        ..Default::default()
+    }
 }
 
 fn parse_transport(t: Option<String>) -> Result<Option<Transport>, ApiError> {
@@ -118,20 +186,30 @@ fn parse_transport(t: Option<String>) -> Result<Option<Transport>, ApiError> {
     .transpose()
 }
 
-/// List cameras with their status.
+/// List the cameras you may know of, with their status.
 #[utoipa::path(get, path = "/api/cameras", tag = "cameras", responses((status = 200, body = Vec<CameraView>)))]
-pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<CameraView>>, ApiError> {
-    let cameras = state.store.cameras().await?;
-    Ok(Json(cameras.into_iter().map(|c| view(&state, c)).collect()))
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<CameraView>>, ApiError> {
+    let cameras = state.store.cameras(&caller.visibility()).await?;
+    Ok(Json(
+        cameras
+            .into_iter()
+            .map(|c| view(&state, &caller, c))
+            .collect(),
+    ))
 }
 
 /// Register a camera; recording starts at once if it is enabled.
 #[utoipa::path(post, path = "/api/cameras", tag = "cameras", request_body = NewCamera,
-    responses((status = 201, body = CameraView), (status = 400, description = "invalid camera"), (status = 409, description = "name taken")))]
+    responses((status = 201, body = CameraView), (status = 400, description = "invalid camera"),
+              (status = 403, description = "label above your clearance"), (status = 409, description = "name taken")))]
 pub async fn add(
     State(state): State<AppState>,
+    caller: Caller,
     Json(new): Json<NewCamera>,
-) -> Result<(StatusCode, Json<CameraView>), ApiError> {
+) -> Result<Response, ApiError> {
     let mut config = CameraConfig::new(new.name, new.url);
     config.username = new.username.filter(|u| !u.is_empty());
     config.password = new.password.filter(|p| !p.is_empty());
@@ -140,10 +218,18 @@ pub async fn add(
     if let Some(days) = new.retention_days {
         config.retention_days = days;
     }
-    let camera = state.store.add_camera(config).await?;
+    config.owner_org = new.owner.unwrap_or_else(|| caller.principal.org.clone());
+    config.group = new.group.unwrap_or_default();
+    config.sensitivity =
+        requested_sensitivity(&caller, Sensitivity::default(), new.classification, new.covert)?;
+    let camera = state
+        .store
+        .add_camera(&caller.visibility(), config)
+        .await?;
     state.recorder.sync_camera(camera.id).await?;
-    tracing::info!(camera = %camera.id, name = %camera.name, "camera added");
-    Ok((StatusCode::CREATED, Json(view(&state, camera))))
+    tracing::info!(camera = %camera.id, "camera added");
+    let note = camera_note(&camera, format!("name={:?} owner={}", camera.name, camera.owner_org));
+    Ok(note.attach((StatusCode::CREATED, Json(view(&state, &caller, camera))).into_response()))
 }
 
 /// Show one camera with its status.
@@ -151,20 +237,23 @@ pub async fn add(
     responses((status = 200, body = CameraView), (status = 404, description = "no such camera")))]
 pub async fn show(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
-) -> Result<Json<CameraView>, ApiError> {
-    let camera = state.store.camera(CameraId(id)).await?;
-    Ok(Json(view(&state, camera)))
+    caller: Caller,
+    Target(camera): Target,
+) -> Json<CameraView> {
+    Json(view(&state, &caller, camera))
 }
 
 /// Change a camera; its recording restarts with the new settings.
 #[utoipa::path(patch, path = "/api/cameras/{id}", tag = "cameras", params(("id" = i64, Path)), request_body = CameraPatch,
-    responses((status = 200, body = CameraView), (status = 400), (status = 404), (status = 409)))]
+    responses((status = 200, body = CameraView), (status = 400), (status = 403), (status = 404), (status = 409)))]
 pub async fn update(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    caller: Caller,
+    Target(current): Target,
     Json(patch): Json<CameraPatch>,
-) -> Result<Json<CameraView>, ApiError> {
+) -> Result<Response, ApiError> {
+    let sensitivity =
+        requested_sensitivity(&caller, current.sensitivity, patch.classification, patch.covert)?;
     let update = CameraUpdate {
         name: patch.name,
         url: patch.url,
@@ -173,10 +262,17 @@ pub async fn update(
         transport: parse_transport(patch.transport)?,
         enabled: patch.enabled,
         retention_days: patch.retention_days,
+        owner_org: patch.owner,
+        group: patch.group,
+        sensitivity: Some(sensitivity),
     };
-    let camera = state.store.update_camera(CameraId(id), update).await?;
+    let camera = state
+        .store
+        .update_camera(&caller.visibility(), current.id, update)
+        .await?;
     state.recorder.sync_camera(camera.id).await?;
-    Ok(Json(view(&state, camera)))
+    let note = camera_note(&camera, format!("name={:?}", camera.name));
+    Ok(note.attach(Json(view(&state, &caller, camera)).into_response()))
 }
 
 /// Remove a camera and delete its recordings (refused while any is held as evidence).
@@ -184,32 +280,25 @@ pub async fn update(
     responses((status = 204), (status = 404), (status = 409, description = "recordings under hold")))]
 pub async fn remove(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    caller: Caller,
+    Target(camera): Target,
 ) -> Result<StatusCode, ApiError> {
-    let id = CameraId(id);
-    let was_enabled = state.store.camera(id).await?.enabled;
+    let id = camera.id;
+    let visible = caller.visibility();
+    let set_enabled = |enabled: bool| CameraUpdate {
+        enabled: Some(enabled),
+        ..Default::default()
+    };
     // Stop recording first so no new segment appears while the rows go.
     state
         .store
-        .update_camera(
-            id,
-            CameraUpdate {
-                enabled: Some(false),
-                ..Default::default()
-            },
-        )
+        .update_camera(&visible, id, set_enabled(false))
         .await?;
     state.recorder.sync_camera(id).await?;
-    if let Err(e) = state.store.remove_camera(id).await {
+    if let Err(e) = state.store.remove_camera(&visible, id).await {
         state
             .store
-            .update_camera(
-                id,
-                CameraUpdate {
-                    enabled: Some(was_enabled),
-                    ..Default::default()
-                },
-            )
+            .update_camera(&visible, id, set_enabled(camera.enabled))
             .await?;
         state.recorder.sync_camera(id).await?;
         return Err(e.into());

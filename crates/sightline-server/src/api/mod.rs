@@ -1,7 +1,10 @@
-//! The JSON API under `/api`: the camera registry, recordings and exports.
+//! The JSON API under `/api`: the camera registry, recordings and exports, accounts,
+//! tokens, grants and the audit trail.
 
+mod audit;
 mod cameras;
 mod recordings;
+mod users;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -9,7 +12,9 @@ use utoipa_axum::routes;
 use crate::AppState;
 
 pub use cameras::{CameraView, NewCamera, StatusView};
+pub use audit::AuditEntryView;
 pub use recordings::{GapView, RecordingsView, SpanView};
+pub use users::{GrantView, TokenView, UserView};
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -17,4 +22,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cameras::show, cameras::update, cameras::remove))
         .routes(routes!(recordings::recordings))
         .routes(routes!(recordings::export))
+        .routes(routes!(audit::query))
+        .routes(routes!(audit::export_csv))
+        .routes(routes!(users::list_users, users::add_user))
+        .routes(routes!(users::update_user))
+        .routes(routes!(users::list_tokens, users::create_token))
+        .routes(routes!(users::revoke_token))
+        .routes(routes!(users::list_grants, users::put_grant))
+        .routes(routes!(users::remove_grant))
 }

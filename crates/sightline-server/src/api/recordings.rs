@@ -6,7 +6,7 @@
 //! file's layout, so it changes exactly when the bytes would.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,11 +14,12 @@ use futures::StreamExt;
 use headers::HeaderMapExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sightline_core::{CameraId, Timestamp};
+use sightline_core::Timestamp;
 use sightline_media::mp4::{Mp4Layout, Part};
 use sightline_store::Store;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::access::Target;
 use crate::{ApiError, AppState};
 
 /// Largest piece read from a stored object at once while streaming.
@@ -83,12 +84,12 @@ pub struct RecordingsView {
     responses((status = 200, body = RecordingsView), (status = 400), (status = 404)))]
 pub async fn recordings(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Target(target): Target,
     Query(window): Query<Window>,
 ) -> Result<Json<RecordingsView>, ApiError> {
     let (from, to) = window.parse()?;
-    let camera = CameraId(id);
-    state.store.camera(camera).await?;
+    let camera = target.id;
+    let id = camera.0;
     let r = state.store.recordings(camera, from, to).await?;
     Ok(Json(RecordingsView {
         camera: id,
@@ -123,13 +124,13 @@ pub async fn recordings(
               (status = 400), (status = 404, description = "no such camera or nothing recorded"), (status = 416)))]
 pub async fn export(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Target(target): Target,
     Query(window): Query<Window>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (from, to) = window.parse()?;
-    let camera = CameraId(id);
-    state.store.camera(camera).await?;
+    let camera = target.id;
+    let id = camera.0;
     let plan = state.store.plan_export(camera, from, to).await?;
     let layout = plan.layout;
     let len = layout.len();

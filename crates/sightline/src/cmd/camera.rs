@@ -7,14 +7,7 @@ use reqwest::Method;
 use serde_json::json;
 use sightline_server::api::CameraView;
 
-use crate::client::{Client, DEFAULT_SERVER};
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct ServerArg {
-    /// The Sightline server.
-    #[arg(long, env = "SIGHTLINE_SERVER", default_value = DEFAULT_SERVER, global = true)]
-    pub server: String,
-}
+use crate::client::ServerArg;
 
 /// Settings shared by `camera add` and `camera update`.
 #[derive(clap::Args, Debug)]
@@ -31,6 +24,18 @@ pub struct CameraFields {
     /// Maximum age of recordings in days (default 31).
     #[arg(long)]
     retention_days: Option<u32>,
+    /// Owning organisation (default: yours).
+    #[arg(long)]
+    owner: Option<String>,
+    /// Camera group that grants refer to (default: the owner).
+    #[arg(long)]
+    group: Option<String>,
+    /// OFFICIAL (default), OFFICIAL-SENSITIVE or SECRET.
+    #[arg(long)]
+    classification: Option<String>,
+    /// A covert asset: invisible to anyone not cleared for covert capability.
+    #[arg(long)]
+    covert: bool,
 }
 
 impl CameraFields {
@@ -48,6 +53,8 @@ impl CameraFields {
         let all = json!({
             "username": self.user, "password": password,
             "transport": self.transport, "retention_days": self.retention_days,
+            "owner": self.owner, "group": self.group,
+            "classification": self.classification, "covert": self.covert.then_some(true),
         });
         Ok(all
             .as_object()
@@ -127,14 +134,14 @@ pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
             body.insert("name".into(), json!(name));
             body.insert("url".into(), json!(url));
             body.insert("enabled".into(), json!(!disabled));
-            let cam: CameraView = Client::new(&server.server)
+            let cam: CameraView = server.client()
                 .json(Method::POST, "/api/cameras", Some(body.into()))
                 .await?;
             println!("added camera {:?}", cam.name);
             println!("{}", cam.id);
         }
         CameraCommand::List { json, server } => {
-            let cams: Vec<CameraView> = Client::new(&server.server)
+            let cams: Vec<CameraView> = server.client()
                 .json(Method::GET, "/api/cameras", None)
                 .await?;
             if json {
@@ -144,7 +151,7 @@ pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
             }
         }
         CameraCommand::Show { id, server } => {
-            let cam: CameraView = Client::new(&server.server)
+            let cam: CameraView = server.client()
                 .json(Method::GET, &format!("/api/cameras/{id}"), None)
                 .await?;
             println!("{}", serde_json::to_string_pretty(&cam)?);
@@ -167,7 +174,7 @@ pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
             if enable || disable {
                 body.insert("enabled".into(), json!(enable));
             }
-            let cam: CameraView = Client::new(&server.server)
+            let cam: CameraView = server.client()
                 .json(
                     Method::PATCH,
                     &format!("/api/cameras/{id}"),
@@ -177,7 +184,7 @@ pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
             println!("updated camera {} ({:?})", cam.id, cam.name);
         }
         CameraCommand::Remove { id, server } => {
-            Client::new(&server.server)
+            server.client()
                 .send(Method::DELETE, &format!("/api/cameras/{id}"), None)
                 .await?;
             println!("removed camera {id}");
@@ -188,15 +195,16 @@ pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
 
 fn print_table(cams: &[CameraView]) {
     println!(
-        "{:>4}  {:<20} {:<10} {:>5} {:>9}  {:<25} ERROR",
-        "ID", "NAME", "STATE", "FPS", "KBIT/S", "LAST FRAME"
+        "{:>4}  {:<20} {:<12} {:<10} {:>5} {:>9}  {:<25} ERROR",
+        "ID", "NAME", "OWNER", "STATE", "FPS", "KBIT/S", "LAST FRAME"
     );
     for c in cams {
         let s = &c.status;
         println!(
-            "{:>4}  {:<20} {:<10} {:>5.1} {:>9.0}  {:<25} {}",
+            "{:>4}  {:<20} {:<12} {:<10} {:>5.1} {:>9.0}  {:<25} {}",
             c.id,
             c.name,
+            c.owner,
             s.state,
             s.fps,
             s.bitrate_bps / 1000.0,

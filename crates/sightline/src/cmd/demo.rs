@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use sightline_core::CameraConfig;
+use sightline_core::{CameraConfig, Visibility};
 use sightline_sim::{SimConfig, SimServer};
 use sightline_store::cameras::CameraUpdate;
 
@@ -37,7 +37,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let running =
         super::serve::start(Settings::resolve(None, args.data, args.listen, None)?).await?;
     let store = &running.state.store;
-    let existing = store.cameras().await?;
+    let everything = Visibility::everything();
+    let existing = store.cameras(&everything).await?;
     for n in 1..=DEMO_CAMERAS {
         let name = format!("Demo camera {n}");
         let url = sim.camera_url(n);
@@ -46,6 +47,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             Some(c) => {
                 store
                     .update_camera(
+                        &everything,
                         c.id,
                         CameraUpdate {
                             url: Some(url),
@@ -56,7 +58,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                     .await?
                     .id
             }
-            None => store.add_camera(CameraConfig::new(name, url)).await?.id,
+            None => {
+                store
+                    .add_camera(&everything, CameraConfig::new(name, url))
+                    .await?
+                    .id
+            }
         };
         running.state.recorder.sync_camera(id).await?;
     }
@@ -65,7 +72,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  API:      {base}/api/cameras");
     println!("  metrics:  {base}/metrics");
     println!("  OpenAPI:  {base}/api/openapi.json");
-    println!("  try:      sightline camera list --server {base}");
+    println!("  sign in:  POST {base}/api/session with the bootstrap secret above (first run),");
+    println!("            or make a token: sightline token create --data <dir> --user <name>");
+    println!("  try:      SIGHTLINE_TOKEN=<token> sightline camera list --server {base}");
     println!("Press Ctrl-C to stop.");
     super::serve::shutdown_signal().await;
     eprintln!("stopping the demo");

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use reqwest::Method;
 use sightline_core::Timestamp;
 
-use crate::client::{Client, DEFAULT_SERVER};
+use crate::client::ServerArg;
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
@@ -24,8 +24,8 @@ pub struct ExportArgs {
     /// Where to write the MP4.
     #[arg(long)]
     output: PathBuf,
-    #[arg(long, env = "SIGHTLINE_SERVER", default_value = DEFAULT_SERVER)]
-    server: String,
+    #[command(flatten)]
+    server: ServerArg,
 }
 
 pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
@@ -35,7 +35,9 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
         urlencode(&args.from.to_rfc3339()),
         urlencode(&args.to.to_rfc3339())
     );
-    let resp = Client::new(&args.server)
+    let resp = args
+        .server
+        .client()
         .send(Method::GET, &path, None)
         .await?;
     let total = resp.content_length();

@@ -1,10 +1,18 @@
 //! `sightline serve`: recover the store, start recording, serve the API.
+//!
+//! Secure by default: there is no default account. On the first start with no users,
+//! an administrator `admin` is created with a one-time secret printed once on standard
+//! output, which must be changed at first sign-in.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use sightline_core::camera::DEFAULT_ORG;
+use sightline_core::{Clearance, Role};
 use sightline_recorder::Recorder;
+use sightline_store::audit::{AuditRecord, Outcome};
+use sightline_store::users::NewUser;
 use sightline_server::AppState;
 use sightline_store::Store;
 use tokio::sync::oneshot;
@@ -56,11 +64,12 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let recorder = Recorder::start(store.clone(), settings.recorder.clone())
         .await
         .context("starting the recorder")?;
+    bootstrap_admin(&store).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let addr = listener.local_addr()?;
-    let state = AppState { store, recorder };
+    let state = AppState::new(store, recorder, settings.auth.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(sightline_server::serve(
         listener,
@@ -76,6 +85,45 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         stop,
         server,
     })
+}
+
+/// The user the first start creates.
+pub const BOOTSTRAP_USER: &str = "admin";
+
+/// With no accounts at all, creates `admin` (fully cleared, so it can set up the
+/// whole estate) with a one-time secret that must be changed at first sign-in.
+async fn bootstrap_admin(store: &Store) -> anyhow::Result<()> {
+    if store.user_count().await? > 0 {
+        return Ok(());
+    }
+    let secret = sightline_store::credentials::new_secret("")[..24].to_owned();
+    store
+        .add_user(NewUser {
+            name: BOOTSTRAP_USER.into(),
+            org: DEFAULT_ORG.into(),
+            role: Role::Administrator,
+            clearance: Clearance::FULL,
+            password: secret.clone(),
+            must_change_password: true,
+        })
+        .await
+        .context("creating the first administrator")?;
+    store
+        .audit(&AuditRecord {
+            actor: "system".into(),
+            source: "local".into(),
+            action: "user.bootstrap".into(),
+            target: format!("user:{BOOTSTRAP_USER}"),
+            camera: None,
+            outcome: Outcome::Ok,
+            detail: "first start: one-time secret printed".into(),
+            sensitivity: Default::default(),
+        })
+        .await?;
+    println!("No accounts exist yet. Sign in as {BOOTSTRAP_USER:?} with this one-time secret,");
+    println!("which must be changed at first sign-in (it is not shown again):");
+    println!("  bootstrap-secret: {secret}");
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -1,0 +1,417 @@
+//! Who is calling: session cookies (browsers, with CSRF protection), bearer tokens
+//! (CLI and scripts), sign-in with a throttle on failures, and the session routes.
+//!
+//! A browser signs in with `POST /api/session`, which sets an HttpOnly, SameSite=Strict
+//! cookie and returns a CSRF token; every state-changing request made with the cookie
+//! must send that token in `X-CSRF-Token`. Scripts send `Authorization: Bearer <token>`
+//! and need no CSRF token (a browser never adds that header by itself).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sightline_core::Principal;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::access::{AuditNote, Caller, ClientAddr};
+use crate::{ApiError, AppState};
+
+/// The session cookie's name.
+pub const COOKIE: &str = "sightline_session";
+/// The header that must carry the session's CSRF token on state-changing requests.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Session and sign-in settings (`[auth]` in the settings file).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// A session unused for this many seconds ends.
+    pub session_idle_seconds: u64,
+    /// No session lasts longer than this many seconds (a twelve-hour shift by default).
+    pub session_max_seconds: u64,
+    /// Failed sign-ins allowed per user name (and ten times as many per address)
+    /// before each further attempt must wait, doubling from one second.
+    pub free_login_failures: u32,
+    /// The longest wait the throttle imposes, in seconds.
+    pub max_login_delay_seconds: u64,
+    /// Mark the session cookie `Secure` (set when serving TLS).
+    pub secure_cookie: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            session_idle_seconds: 30 * 60,
+            session_max_seconds: 12 * 3600,
+            free_login_failures: 5,
+            max_login_delay_seconds: 15 * 60,
+            secure_cookie: false,
+        }
+    }
+}
+
+/// Recent sign-in failures, by user name and by client address. In memory: a restart
+/// forgets them, which costs an attacker a restart they cannot cause.
+#[derive(Default)]
+pub struct LoginThrottle {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl LoginThrottle {
+    /// How long the caller must still wait, if any, before another attempt for `key`.
+    fn wait(&self, key: &str, free: u32, max: Duration) -> Option<Duration> {
+        let failures = self.failures.lock().expect("throttle lock");
+        let (count, last) = *failures.get(key)?;
+        let over = count.checked_sub(free).filter(|o| *o > 0)?;
+        let delay = Duration::from_secs(1u64 << (over - 1).min(20)).min(max);
+        delay.checked_sub(last.elapsed()).filter(|d| !d.is_zero())
+    }
+
+    fn record_failure(&self, key: &str, window: Duration) {
+        let mut failures = self.failures.lock().expect("throttle lock");
+        // Forget failures old enough, so the map does not grow without bound.
+        failures.retain(|_, (_, last)| last.elapsed() < window);
+        let entry = failures.entry(key.to_owned()).or_insert((0, Instant::now()));
+        entry.0 += 1;
+        entry.1 = Instant::now();
+    }
+
+    fn clear(&self, key: &str) {
+        self.failures.lock().expect("throttle lock").remove(key);
+    }
+}
+
+/// The result of looking at a request's credentials.
+pub enum Authenticated {
+    No,
+    Yes {
+        principal: Principal,
+        session: Option<SessionRef>,
+        must_change_password: bool,
+    },
+}
+
+/// The browser session a request came with.
+#[derive(Clone, Debug)]
+pub struct SessionRef {
+    pub id: i64,
+    pub csrf_token: String,
+}
+
+/// 401 with a pointer to how to sign in.
+pub fn unauthenticated() -> Response {
+    let mut r = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "sign in first: POST /api/session, or send Authorization: Bearer <token>",
+    )
+    .into_response();
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"sightline\""),
+    );
+    r
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Reads the bearer token or session cookie. Bad credentials are a 401; a cookie
+/// request that changes state without the session's CSRF token is a 403.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+) -> Result<Authenticated, ApiError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let (user, session) = if let Some(token) = bearer {
+        let user = state.store.token_user(token.trim()).await?.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "the API token is not valid: unknown, expired or revoked",
+            )
+        })?;
+        (user, None)
+    } else if let Some(secret) = cookie_value(headers, COOKIE) {
+        let idle = Duration::from_secs(state.auth.session_idle_seconds);
+        let session = state.store.session(secret, idle).await?.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "the session has ended (signed out, expired or revoked); sign in again",
+            )
+        })?;
+        let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let csrf_ok = headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| constant_time_eq(v.as_bytes(), session.csrf_token.as_bytes()));
+        if !safe && !csrf_ok {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "this request changes state and needs the session's CSRF token in X-CSRF-Token",
+            ));
+        }
+        let session_ref = SessionRef {
+            id: session.id,
+            csrf_token: session.csrf_token,
+        };
+        (session.user, Some(session_ref))
+    } else {
+        return Ok(Authenticated::No);
+    };
+    Ok(Authenticated::Yes {
+        principal: state.store.principal(&user).await?,
+        session,
+        must_change_password: user.must_change_password,
+    })
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login, whoami, logout))
+        .routes(routes!(change_password))
+        .routes(routes!(health))
+}
+
+/// Sign-in credentials.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// The signed-in principal and the session's CSRF token.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct SessionView {
+    pub username: String,
+    pub org: String,
+    /// operator, supervisor, evidence-officer, disclosure-officer, auditor or administrator.
+    pub role: String,
+    /// OFFICIAL, OFFICIAL-SENSITIVE or SECRET.
+    pub clearance: String,
+    pub covert_cleared: bool,
+    /// Nothing but choosing a new password is allowed until this is false.
+    pub must_change_password: bool,
+    /// Send in `X-CSRF-Token` with state-changing requests made with the cookie.
+    pub csrf_token: Option<String>,
+}
+
+fn session_view(p: &Principal, must_change: bool, csrf: Option<String>) -> SessionView {
+    SessionView {
+        username: p.name.clone(),
+        org: p.org.clone(),
+        role: p.role.to_string(),
+        clearance: p.clearance.level.to_string(),
+        covert_cleared: p.clearance.covert,
+        must_change_password: must_change,
+        csrf_token: csrf,
+    }
+}
+
+/// Sign in; sets the session cookie. Repeated failures are throttled (429).
+#[utoipa::path(post, path = "/api/session", tag = "session", request_body = Credentials,
+    responses((status = 200, body = SessionView), (status = 401, description = "wrong name or password"),
+              (status = 429, description = "too many failures; retry after the delay")))]
+pub async fn login(
+    State(state): State<AppState>,
+    ClientAddr(source): ClientAddr,
+    Json(creds): Json<Credentials>,
+) -> Response {
+    let note = AuditNote {
+        actor: Some(creds.username.clone()),
+        target: Some(format!("user:{}", creds.username)),
+        ..Default::default()
+    };
+    let result = sign_in(&state, &creds, &source).await;
+    note.attach(result.unwrap_or_else(IntoResponse::into_response))
+}
+
+async fn sign_in(state: &AppState, creds: &Credentials, source: &str) -> Result<Response, ApiError> {
+    let cfg = &state.auth;
+    let max = Duration::from_secs(cfg.max_login_delay_seconds);
+    let window = Duration::from_secs(cfg.max_login_delay_seconds.max(900));
+    let name_key = format!("user:{}", creds.username);
+    let addr_key = format!("addr:{source}");
+    let wait = [
+        state.throttle.wait(&name_key, cfg.free_login_failures, max),
+        state.throttle.wait(&addr_key, cfg.free_login_failures * 10, max),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    if let Some(wait) = wait {
+        let secs = wait.as_secs().max(1);
+        let mut r = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many failed sign-ins for this user or address; try again in {secs} s"),
+        )
+        .into_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return Ok(r);
+    }
+    let Some(user) = state
+        .store
+        .check_password(&creds.username, &creds.password)
+        .await?
+    else {
+        state.throttle.record_failure(&name_key, window);
+        state.throttle.record_failure(&addr_key, window);
+        tracing::warn!(user = %creds.username, %source, "failed sign-in");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong user name or password",
+        ));
+    };
+    state.throttle.clear(&name_key);
+    let lifetime = Duration::from_secs(cfg.session_max_seconds);
+    let (secret, session) = state.store.open_session(&user, source, lifetime).await?;
+    let principal = state.store.principal(&user).await?;
+    let cookie = format!(
+        "{COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        lifetime.as_secs(),
+        if cfg.secure_cookie { "; Secure" } else { "" }
+    );
+    let mut r = Json(session_view(
+        &principal,
+        user.must_change_password,
+        Some(session.csrf_token),
+    ))
+    .into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("hex cookie"),
+    );
+    Ok(r)
+}
+
+/// The signed-in principal (and, for a browser session, its CSRF token).
+#[utoipa::path(get, path = "/api/session", tag = "session", responses((status = 200, body = SessionView), (status = 401)))]
+pub async fn whoami(caller: Caller) -> Result<Json<SessionView>, ApiError> {
+    Ok(Json(session_view(
+        &caller.principal,
+        caller.must_change_password,
+        caller.session.map(|s| s.csrf_token),
+    )))
+}
+
+/// Sign out: ends this session and clears the cookie.
+#[utoipa::path(delete, path = "/api/session", tag = "session", responses((status = 204), (status = 401)))]
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    if let Some(session) = &caller.session {
+        state.store.end_session(session.id).await?;
+    }
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"))
+            .expect("ascii"),
+    );
+    Ok(r)
+}
+
+/// A password change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    /// At least 12 characters.
+    pub new_password: String,
+}
+
+/// Choose a new password (required after the first sign-in with a one-time secret).
+/// Ends every other session of the user.
+#[utoipa::path(post, path = "/api/session/password", tag = "session", request_body = PasswordChange,
+    responses((status = 204), (status = 400, description = "too weak, or the same"), (status = 403, description = "current password wrong")))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(change): Json<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    let p = &caller.principal;
+    if state
+        .store
+        .check_password(&p.name, &change.current_password)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the current password is wrong",
+        ));
+    }
+    if change.new_password == change.current_password {
+        return Err(ApiError::bad_request(
+            "the new password must differ from the current one",
+        ));
+    }
+    state
+        .store
+        .set_password(
+            p.user_id,
+            &change.new_password,
+            false,
+            caller.session.as_ref().map(|s| s.id),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Liveness: answers without authentication and reveals nothing.
+#[utoipa::path(get, path = "/api/health", tag = "operations", responses((status = 200, description = "serving")))]
+pub async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_doubles_after_the_free_failures() {
+        let t = LoginThrottle::default();
+        let max = Duration::from_secs(900);
+        let window = Duration::from_secs(900);
+        for _ in 0..3 {
+            t.record_failure("u", window);
+        }
+        assert_eq!(t.wait("u", 3, max), None, "three free failures");
+        t.record_failure("u", window);
+        let w = t.wait("u", 3, max).expect("throttled after the fourth");
+        assert!(w <= Duration::from_secs(1) && w > Duration::from_millis(500), "{w:?}");
+        t.record_failure("u", window);
+        assert!(t.wait("u", 3, max).unwrap() > Duration::from_millis(1500));
+        t.clear("u");
+        assert_eq!(t.wait("u", 3, max), None);
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; sightline_session=abc; b=2"));
+        assert_eq!(cookie_value(&h, COOKIE), Some("abc"));
+        assert_eq!(cookie_value(&h, "c"), None);
+    }
+}
