@@ -78,7 +78,12 @@ async fn registry_metrics_and_openapi_follow_the_contract() {
     );
 
     // Metrics carry per-camera counters and storage used.
-    let metrics = server.get("/metrics").await.text().await.unwrap();
+    let metrics = server
+        .get_as(&server.admin, "/metrics")
+        .await
+        .text()
+        .await
+        .unwrap();
     for needle in [
         format!("sightline_camera_frames_total{{camera=\"{id}\",name=\"North Gate\"}}"),
         "sightline_camera_reconnects_total".into(),
@@ -136,8 +141,9 @@ async fn registry_metrics_and_openapi_follow_the_contract() {
     let r = server.recordings(id).await;
     let span = &r["spans"][0];
     let out_file = dir.path("cli.mp4");
-    let (ok, _, err) = cli(
+    let (ok, _, err) = cli_as(
         &server,
+        &server.viewer,
         &[
             "export",
             "--camera",
@@ -161,7 +167,10 @@ async fn registry_metrics_and_openapi_follow_the_contract() {
     let (ok, _, err) = cli(&server, &["camera", "remove", &id.to_string()]);
     assert!(ok, "{err}");
     assert_eq!(
-        server.get(&format!("/api/cameras/{id}")).await.status(),
+        server
+            .get_as(&server.admin, &format!("/api/cameras/{id}"))
+            .await
+            .status(),
         404
     );
     let media = dir.path("data").join("media").join(id.to_string());

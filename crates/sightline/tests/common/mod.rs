@@ -228,12 +228,59 @@ pub fn packet_times(path: &Path, stream: &str) -> Vec<f64> {
     v
 }
 
-/// A `sightline serve` process with its own data directory and port.
+/// A `sightline serve` process with its own data directory and port, and two signed-in
+/// test accounts: an administrator (camera configuration, metrics) and a supervisor
+/// (recordings and exports), both cleared for everything.
 pub struct Server {
     pub proc: Proc,
     pub base: String,
     pub data: PathBuf,
+    /// API token of the administrator `test-admin`.
+    pub admin: String,
+    /// API token of the supervisor `test-viewer`.
+    pub viewer: String,
     http: reqwest::Client,
+}
+
+/// A password that passes the strength check.
+pub const TEST_PASSWORD: &str = "test password 12345";
+
+/// Runs an offline command on a data directory, feeding `stdin`; returns its stdout.
+pub fn offline(data: &Path, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "sightline {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Creates an account offline and returns an API token for it.
+pub fn add_user_with_token(data: &Path, name: &str, role: &str, org: &str, clearance: &[&str]) -> String {
+    let mut args = vec![
+        "user", "add", "--name", name, "--role", role, "--org", org, "--password-stdin",
+    ];
+    args.extend_from_slice(clearance);
+    offline(data, &args, TEST_PASSWORD);
+    let out = offline(data, &["token", "create", "--user", name], "");
+    out.lines().last().unwrap().trim().to_owned()
 }
 
 impl Server {
@@ -257,16 +304,18 @@ impl Server {
             .stderr(log)
             .spawn()
             .unwrap();
-        let server = Server {
+        let mut server = Server {
             proc: Proc(child),
             base: format!("http://127.0.0.1:{port}"),
             data: data.to_owned(),
+            admin: String::new(),
+            viewer: String::new(),
             http: reqwest::Client::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while server
             .http
-            .get(format!("{}/api/cameras", server.base))
+            .get(format!("{}/api/health", server.base))
             .send()
             .await
             .is_err()
@@ -278,12 +327,39 @@ impl Server {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        // The accounts survive restarts of the same data directory; so do their tokens.
+        let tokens = data.join("test-tokens");
+        if !tokens.exists() {
+            let full = ["--clearance", "SECRET", "--covert"];
+            let admin = add_user_with_token(data, "test-admin", "administrator", "force", &full);
+            let viewer = add_user_with_token(data, "test-viewer", "supervisor", "force", &full);
+            std::fs::write(&tokens, format!("{admin}\n{viewer}\n")).unwrap();
+        }
+        let text = std::fs::read_to_string(&tokens).unwrap();
+        let mut lines = text.lines();
+        server.admin = lines.next().unwrap().to_owned();
+        server.viewer = lines.next().unwrap().to_owned();
         server
     }
 
+    /// A request signed in with `token`.
+    pub fn request(&self, method: reqwest::Method, url: &str, token: &str) -> reqwest::RequestBuilder {
+        let url = if url.starts_with("http") {
+            url.to_owned()
+        } else {
+            format!("{}{url}", self.base)
+        };
+        self.http.request(method, url).bearer_auth(token)
+    }
+
+    /// GET as the supervisor.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
+        self.get_as(&self.viewer, path).await
+    }
+
+    /// GET with the given token.
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path, token)
             .send()
             .await
             .unwrap()
@@ -295,10 +371,10 @@ impl Server {
         resp.json().await.unwrap()
     }
 
+    /// Registers a camera as the administrator.
     pub async fn add_camera(&self, name: &str, url: &str) -> i64 {
         let resp = self
-            .http
-            .post(format!("{}/api/cameras", self.base))
+            .request(reqwest::Method::POST, "/api/cameras", &self.admin)
             .json(&serde_json::json!({ "name": name, "url": url }))
             .send()
             .await
@@ -312,8 +388,12 @@ impl Server {
         resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
     }
 
+    /// A camera as the administrator sees it (with its URL).
     pub async fn camera(&self, id: i64) -> Value {
-        self.json(&format!("/api/cameras/{id}")).await
+        let path = format!("/api/cameras/{id}");
+        let resp = self.get_as(&self.admin, &path).await;
+        assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+        resp.json().await.unwrap()
     }
 
     /// Recorded spans and gaps over the last hour and the next.
@@ -337,12 +417,7 @@ impl Server {
 
     /// Downloads an export to `path` and returns its bytes.
     pub async fn export(&self, id: i64, from: &str, to: &str, path: &Path) -> Vec<u8> {
-        let resp = self
-            .http
-            .get(self.export_url(id, from, to))
-            .send()
-            .await
-            .unwrap();
+        let resp = self.get(&self.export_url(id, from, to)).await;
         assert_eq!(resp.status(), 200, "export of camera {id} {from}..{to}");
         let bytes = resp.bytes().await.unwrap().to_vec();
         std::fs::write(path, &bytes).unwrap();
@@ -370,11 +445,17 @@ impl Server {
     }
 }
 
-/// Runs the CLI against a server and returns (success, stdout, stderr).
+/// Runs the CLI against a server as the administrator; returns (success, stdout, stderr).
 pub fn cli(server: &Server, args: &[&str]) -> (bool, String, String) {
+    cli_as(server, &server.admin, args)
+}
+
+/// Runs the CLI against a server with the given token.
+pub fn cli_as(server: &Server, token: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN)
         .args(args)
         .env("SIGHTLINE_SERVER", &server.base)
+        .env("SIGHTLINE_TOKEN", token)
         .output()
         .unwrap();
     (
