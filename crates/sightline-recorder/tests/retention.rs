@@ -1,7 +1,7 @@
 //! Acceptance 7: with a simulated clock, recordings past the age limit and, separately,
 //! past the disk quota are deleted oldest first, and a held range survives both.
 
-use sightline_core::{CameraConfig, CameraId, Timestamp};
+use sightline_core::{CameraConfig, CameraId, Timestamp, Visibility};
 use sightline_media::frame_index::{self, FrameEntry};
 use sightline_recorder::retention::enforce;
 use sightline_store::recordings::{NewChunk, SampleEntry, TrackKind};
@@ -39,7 +39,7 @@ impl Fixture {
         let mut c = CameraConfig::new(name, "rtsp://127.0.0.1/x");
         c.retention_days = retention_days;
         c.enabled = false;
-        self.store.add_camera(c).await.unwrap().id
+        self.store.add_camera(&Visibility::everything(), c).await.unwrap().id
     }
 
     /// A closed one-minute segment of `bytes` bytes starting at `start`; returns (id, key).

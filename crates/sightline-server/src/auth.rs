@@ -36,8 +36,8 @@ pub struct AuthConfig {
     pub session_idle_seconds: u64,
     /// No session lasts longer than this many seconds (a twelve-hour shift by default).
     pub session_max_seconds: u64,
-    /// Failed sign-ins allowed per user name (and ten times as many per address)
-    /// before each further attempt must wait, doubling from one second.
+    /// Failed sign-ins per user name (and ten times as many per address) after which
+    /// each further attempt must wait, doubling from one second.
     pub free_login_failures: u32,
     /// The longest wait the throttle imposes, in seconds.
     pub max_login_delay_seconds: u64,
@@ -69,8 +69,8 @@ impl LoginThrottle {
     fn wait(&self, key: &str, free: u32, max: Duration) -> Option<Duration> {
         let failures = self.failures.lock().expect("throttle lock");
         let (count, last) = *failures.get(key)?;
-        let over = count.checked_sub(free).filter(|o| *o > 0)?;
-        let delay = Duration::from_secs(1u64 << (over - 1).min(20)).min(max);
+        let over = count.checked_sub(free)?;
+        let delay = Duration::from_secs(1u64 << over.min(20)).min(max);
         delay.checked_sub(last.elapsed()).filter(|d| !d.is_zero())
     }
 
@@ -394,12 +394,12 @@ mod tests {
         let t = LoginThrottle::default();
         let max = Duration::from_secs(900);
         let window = Duration::from_secs(900);
-        for _ in 0..3 {
+        for _ in 0..2 {
             t.record_failure("u", window);
         }
-        assert_eq!(t.wait("u", 3, max), None, "three free failures");
+        assert_eq!(t.wait("u", 3, max), None, "the third attempt is free");
         t.record_failure("u", window);
-        let w = t.wait("u", 3, max).expect("throttled after the fourth");
+        let w = t.wait("u", 3, max).expect("throttled after three failures");
         assert!(w <= Duration::from_secs(1) && w > Duration::from_millis(500), "{w:?}");
         t.record_failure("u", window);
         assert!(t.wait("u", 3, max).unwrap() > Duration::from_millis(1500));

@@ -268,12 +268,18 @@ impl Store {
         {
             let e = entry_from_row(&row)?;
             let broken = |reason: String| Ok(ChainCheck::Broken { seq: e.seq, reason });
-            if e.seq != expected_seq {
-                return broken(if e.seq > expected_seq {
-                    format!("entries {expected_seq} to {} are missing", e.seq - 1)
-                } else {
-                    format!("entry {} is out of order", e.seq)
+            if e.seq > expected_seq {
+                return Ok(ChainCheck::Broken {
+                    seq: expected_seq,
+                    reason: if e.seq == expected_seq + 1 {
+                        format!("entry {expected_seq} is missing")
+                    } else {
+                        format!("entries {expected_seq} to {} are missing", e.seq - 1)
+                    },
                 });
+            }
+            if e.seq < expected_seq {
+                return broken(format!("entry {} is out of order", e.seq));
             }
             if e.prev_sha256 != prev {
                 return broken(format!(
@@ -301,10 +307,11 @@ impl Store {
             }
             Some((seq, _)) if seq > entries => Ok(ChainCheck::Broken {
                 seq: entries + 1,
-                reason: format!(
-                    "entries {} to {seq} are missing: the newest entry was {seq}",
-                    entries + 1
-                ),
+                reason: if seq == entries + 1 {
+                    format!("entry {seq}, the newest the log recorded, is missing")
+                } else {
+                    format!("entries {} to {seq}, the newest the log recorded, are missing", entries + 1)
+                },
             }),
             _ => Ok(ChainCheck::Broken {
                 seq: entries,

@@ -289,6 +289,18 @@ impl Server {
     }
 
     pub async fn start_on(data: &Path, port: u16) -> Server {
+        Self::start_with(data, port, &[]).await
+    }
+
+    /// Starts with a settings file (written into the data directory).
+    pub async fn start_with_settings(data: &Path, toml: &str) -> Server {
+        std::fs::create_dir_all(data).unwrap();
+        let path = data.join("sightline.toml");
+        std::fs::write(&path, toml).unwrap();
+        Self::start_with(data, free_port(), &["--config", path.to_str().unwrap()]).await
+    }
+
+    pub async fn start_with(data: &Path, port: u16, extra: &[&str]) -> Server {
         std::fs::create_dir_all(data).unwrap();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -299,6 +311,7 @@ impl Server {
             .args(["serve", "--data"])
             .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
             .env("SIGHTLINE_LOG", "info,sightline_recorder=debug")
             .stdout(Stdio::null())
             .stderr(log)

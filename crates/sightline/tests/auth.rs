@@ -1,0 +1,392 @@
+//! Signing in and staying signed in: 401 without credentials, CSRF on cookie sessions,
+//! the sign-in throttle, token revocation, session expiry, the first-start secret, and
+//! `sightline audit verify` catching a tampered trail.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sightline_server::access::{Access, ROUTES};
+
+/// Signs in with a password; returns the cookie header value and the CSRF token.
+async fn sign_in(server: &Server, user: &str, password: &str) -> (String, String) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/session", server.base))
+        .json(&json!({ "username": user, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "signing in as {user}");
+    let set_cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let body: Value = resp.json().await.unwrap();
+    (cookie, body["csrf_token"].as_str().unwrap().to_owned())
+}
+
+fn with_cookie(server: &Server, method: Method, path: &str, cookie: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .request(method, format!("{}{path}", server.base))
+        .header("cookie", cookie)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_credentials_only_sign_in_and_health_answer() {
+    let dir = TempDir::new("auth-401");
+    let server = Server::start(&dir.path("data")).await;
+    let http = reqwest::Client::new();
+    for rule in ROUTES {
+        let path = rule.path.replace("{id}", "1").replace("{name}", "test-admin");
+        let url = format!("{}{path}", server.base);
+        let anonymous = http.request(rule.method.clone(), &url).send().await.unwrap();
+        let forged = http
+            .request(rule.method.clone(), &url)
+            .bearer_auth("slt_0000000000000000000000000000000000000000000000000000000000000000")
+            .send()
+            .await
+            .unwrap();
+        if rule.access == Access::Public {
+            continue;
+        }
+        assert_eq!(anonymous.status(), 401, "{} {path} without credentials", rule.method);
+        assert!(anonymous.headers().contains_key("www-authenticate"));
+        assert_eq!(forged.status(), 401, "{} {path} with a forged token", rule.method);
+    }
+    assert_eq!(http.get(format!("{}/api/health", server.base)).send().await.unwrap().status(), 200);
+    let (cookie, _) = sign_in(&server, "test-viewer", TEST_PASSWORD).await;
+    assert!(cookie.starts_with("sightline_session="));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cookie_sessions_need_the_csrf_token_and_end_on_sign_out() {
+    let dir = TempDir::new("auth-csrf");
+    let server = Server::start(&dir.path("data")).await;
+    let (cookie, csrf) = sign_in(&server, "test-viewer", TEST_PASSWORD).await;
+
+    // Reading needs only the cookie.
+    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    // Changing state without the CSRF token, or with a wrong one, is refused.
+    for header in [None, Some("not-the-token")] {
+        let mut req = with_cookie(&server, Method::POST, "/api/tokens", &cookie).json(&json!({ "label": "x" }));
+        if let Some(h) = header {
+            req = req.header("x-csrf-token", h);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 403);
+        assert!(resp.text().await.unwrap().contains("CSRF"));
+    }
+    let resp = with_cookie(&server, Method::POST, "/api/tokens", &cookie)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({ "label": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+
+    // Signing out ends the session server-side: the old cookie no longer works.
+    let resp = with_cookie(&server, Method::DELETE, "/api/session", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+
+    // An administrator ends someone's sessions.
+    let (cookie, _) = sign_in(&server, "test-viewer", TEST_PASSWORD).await;
+    let resp = server
+        .request(Method::PATCH, "/api/users/test-viewer", &server.admin)
+        .json(&json!({ "end_sessions": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_sessions_expire() {
+    let dir = TempDir::new("auth-idle");
+    let server = Server::start_with_settings(&dir.path("data"), "[auth]\nsession_idle_seconds = 2\n").await;
+    let (cookie, _) = sign_in(&server, "test-viewer", TEST_PASSWORD).await;
+    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(resp.text().await.unwrap().contains("session has ended"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_brute_force_is_slowed_and_logged() {
+    let dir = TempDir::new("auth-brute");
+    let data = dir.path("data");
+    let server = Server::start(&data).await;
+    let http = reqwest::Client::new();
+    let attempt = |password: String| {
+        let http = http.clone();
+        let url = format!("{}/api/session", server.base);
+        async move {
+            http.post(url)
+                .json(&json!({ "username": "test-viewer", "password": password }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let mut statuses = vec![];
+    for n in 0..50 {
+        statuses.push(attempt(format!("wrong guess {n:04}")).await.status());
+    }
+    let rejected = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(rejected, 5, "five free failures, then the throttle: {statuses:?}");
+    assert_eq!(throttled, 45);
+    // While throttled, even the right password is not checked.
+    let resp = attempt(TEST_PASSWORD.into()).await;
+    assert_eq!(resp.status(), 429);
+    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry >= 1);
+
+    // Every attempt is in the trail.
+    let auditor = add_user_with_token(&data, "brute-auditor", "auditor", "force", &[]);
+    let trail: Value = server
+        .get_as(&auditor, "/api/audit?user=test-viewer")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let logins: Vec<&Value> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "session.login")
+        .collect();
+    let count = |outcome: &str| logins.iter().filter(|e| e["outcome"] == outcome).count();
+    assert_eq!(count("denied"), 5, "{logins:?}");
+    assert_eq!(count("throttled"), 46);
+    assert!(logins.iter().all(|e| e["source"] == "127.0.0.1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_tokens_can_be_revoked() {
+    let dir = TempDir::new("auth-revoke");
+    let data = dir.path("data");
+    let server = Server::start(&data).await;
+    let resp = server
+        .request(Method::POST, "/api/tokens", &server.viewer)
+        .json(&json!({ "label": "script", "expires_days": 30 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let created: Value = resp.json().await.unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("slt_"));
+    assert_eq!(server.get_as(&token, "/api/cameras").await.status(), 200);
+    // The secret is never listed again.
+    let listed = server.get_as(&token, "/api/tokens").await.text().await.unwrap();
+    assert!(!listed.contains(&token));
+
+    // Revoked over the API: refused from the next request on.
+    let id = created["id"].as_i64().unwrap();
+    let resp = server
+        .request(Method::DELETE, &format!("/api/tokens/{id}"), &server.viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(server.get_as(&token, "/api/cameras").await.status(), 401);
+
+    // Someone else's token is not yours to revoke (and is not even listed to you).
+    let other = server
+        .request(Method::POST, "/api/tokens", &server.admin)
+        .json(&json!({ "label": "admin script" }))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let other_id = other["id"].as_i64().unwrap();
+    let resp = server
+        .request(Method::DELETE, &format!("/api/tokens/{other_id}"), &server.viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+
+    // Revoked offline, with the server running.
+    let out = offline(&data, &["token", "revoke", "--id", &other_id.to_string()], "");
+    assert!(out.contains("revoked"), "{out}");
+    let other_token = other["token"].as_str().unwrap();
+    assert_eq!(server.get_as(other_token, "/api/cameras").await.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_start_prints_a_one_time_secret_that_must_be_changed() {
+    let dir = TempDir::new("auth-bootstrap");
+    let data = dir.path("data");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--data", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut secret = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(s) = line.trim().strip_prefix("bootstrap-secret: ") {
+            secret = Some(s.to_owned());
+        }
+        if line.starts_with("Sightline listening") {
+            break;
+        }
+    }
+    let _proc = Proc(child);
+    let secret = secret.expect("a bootstrap secret on the first start");
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("{base}/api/session"))
+        .json(&json!({ "username": "admin", "password": secret }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let session: Value = resp.json().await.unwrap();
+    assert_eq!(session["must_change_password"], true);
+    let csrf = session["csrf_token"].as_str().unwrap();
+
+    // Nothing but the password change until it is done.
+    let resp = http.get(format!("{base}/api/cameras")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(resp.text().await.unwrap().contains("new password"));
+    let change = |current: &str, new: &str| {
+        http.post(format!("{base}/api/session/password"))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", csrf)
+            .json(&json!({ "current_password": current, "new_password": new }))
+    };
+    let resp = change(&secret, "short").send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("12 characters"));
+    assert_eq!(change(&secret, "the control room 2026").send().await.unwrap().status(), 204);
+    let resp = http.get(format!("{base}/api/cameras")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // The secret is spent.
+    let resp = http
+        .post(format!("{base}/api/session"))
+        .json(&json!({ "username": "admin", "password": secret }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
+
+/// Ten entries written through the store, in a fresh data directory.
+async fn trail_of_ten(dir: &TempDir, name: &str) -> std::path::PathBuf {
+    use sightline_store::audit::{AuditRecord, Outcome};
+    let data = dir.path(name);
+    let store = sightline_store::Store::open(&data).await.unwrap();
+    for n in 1..=10 {
+        store
+            .audit(&AuditRecord {
+                actor: "alice".into(),
+                source: "10.0.0.1".into(),
+                action: "camera.export".into(),
+                target: format!("camera:{n}"),
+                camera: Some(sightline_core::CameraId(n)),
+                outcome: Outcome::Ok,
+                detail: format!("entry {n}"),
+                sensitivity: Default::default(),
+            })
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    data
+}
+
+/// Opens the database behind Sightline's back, as a tamperer would.
+async fn tamper(data: &std::path::Path, statements: &[&str]) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", data.join("sightline.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await?;
+    for sql in statements {
+        sqlx::query(sql).execute(&mut db).await?;
+    }
+    db.close().await
+}
+
+fn verify(data: &std::path::Path) -> (bool, String) {
+    let out = Command::new(BIN)
+        .args(["audit", "verify", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_verify_names_the_entry_that_was_changed_deleted_or_inserted() {
+    let dir = TempDir::new("audit-chain");
+    let data = trail_of_ten(&dir, "intact").await;
+    let (ok, out) = verify(&data);
+    assert!(ok && out.contains("intact: 10 entries"), "{out}");
+
+    // Sightline itself refuses to change or delete entries.
+    let err = tamper(&data, &["UPDATE audit SET detail = 'x' WHERE seq = 4"]).await.unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    let err = tamper(&data, &["DELETE FROM audit WHERE seq = 4"]).await.unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+
+    let unlock = "DROP TRIGGER audit_no_update";
+    let unlock_delete = "DROP TRIGGER audit_no_delete";
+    let forged = "INSERT INTO audit (seq, at_us, actor, source, action, target, camera_id, outcome, detail, classification, covert, prev_sha256, sha256)
+                  SELECT 11, at_us + 1, actor, source, action, target, camera_id, outcome, 'forged', 0, 0, sha256, sha256 FROM audit WHERE seq = 10";
+    let cases: [(&str, Vec<&str>, &str); 6] = [
+        ("edited", vec![unlock, "UPDATE audit SET detail = 'nothing to see' WHERE seq = 4"], "entry 4"),
+        ("relabelled", vec![unlock, "UPDATE audit SET covert = 1 WHERE seq = 7"], "entry 7"),
+        ("deleted", vec![unlock_delete, "DELETE FROM audit WHERE seq = 6"], "entry 6"),
+        ("newest deleted", vec![unlock_delete, "DELETE FROM audit WHERE seq = 10"], "entry 10"),
+        ("appended", vec![forged], "entry 11"),
+        (
+            "inserted",
+            vec![
+                unlock,
+                "UPDATE audit SET seq = seq + 100 WHERE seq > 5",
+                "UPDATE audit SET seq = seq - 99 WHERE seq > 100",
+                "INSERT INTO audit (seq, at_us, actor, source, action, target, camera_id, outcome, detail, classification, covert, prev_sha256, sha256)
+                 SELECT 6, at_us, actor, source, action, target, camera_id, outcome, 'inserted', 0, 0, sha256, sha256 FROM audit WHERE seq = 5",
+            ],
+            "entry 6",
+        ),
+    ];
+    for (what, statements, names) in cases {
+        let data = trail_of_ten(&dir, what).await;
+        tamper(&data, &statements).await.unwrap();
+        let (ok, out) = verify(&data);
+        assert!(!ok, "{what}: verify passed:\n{out}");
+        assert!(
+            out.contains(&format!("broken at {names}")),
+            "{what}: expected the report to name {names}:\n{out}"
+        );
+    }
+}
