@@ -96,6 +96,43 @@ fn camera_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Camera, StoreError> 
     })
 }
 
+/// Ids of cameras everyone may know of (OFFICIAL, overt) count up from 1 below this;
+/// the others are drawn at random above it, up to 2^53 (safe in JavaScript).
+const SENSITIVE_IDS: i64 = 1 << 31;
+const MAX_ID: i64 = 1 << 53;
+
+/// The id for a new camera. Sequential ids for all cameras would confirm hidden ones:
+/// an uncleared user who sees 3 and 5 would know that 4 exists. So only cameras that
+/// everyone may know of are numbered in sequence (among themselves), and a covert or
+/// classified camera gets a random id that leaves no gap.
+async fn new_camera_id(
+    tx: &mut sqlx::SqliteConnection,
+    sensitivity: Sensitivity,
+) -> Result<i64, StoreError> {
+    let ctx = |e| StoreError::db("choosing a camera id", e);
+    if sensitivity == Sensitivity::default() {
+        return sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM cameras WHERE id < ?")
+            .bind(SENSITIVE_IDS)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(ctx);
+    }
+    loop {
+        let mut bytes = [0u8; 8];
+        getrandom::getrandom(&mut bytes)
+            .map_err(|e| StoreError::Invalid(format!("no randomness for a camera id: {e}")))?;
+        let id = SENSITIVE_IDS + (u64::from_le_bytes(bytes) % (MAX_ID - SENSITIVE_IDS) as u64) as i64;
+        let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cameras WHERE id = ?")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(ctx)?;
+        if taken == 0 {
+            return Ok(id);
+        }
+    }
+}
+
 /// Refuses `name` if a camera the principal can see (other than `except`) has it.
 async fn name_is_free(
     tx: &mut sqlx::SqliteConnection,
@@ -134,11 +171,13 @@ impl Store {
         let sealed = config.password.as_deref().map(|p| self.sealer.seal(p));
         let mut tx = self.write_tx(&format!("adding camera {:?}", config.name)).await?;
         name_is_free(&mut tx, visible, &config.name, None).await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO cameras (name, url, username, password_sealed, transport, enabled, retention_days,
+        let id = new_camera_id(&mut tx, config.sensitivity).await?;
+        sqlx::query(
+            "INSERT INTO cameras (id, name, url, username, password_sealed, transport, enabled, retention_days,
                                   owner_org, camera_group, classification, covert, created_us, updated_us)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
+        .bind(id)
         .bind(&config.name)
         .bind(&config.url)
         .bind(&config.username)
@@ -152,7 +191,7 @@ impl Store {
         .bind(config.sensitivity.covert)
         .bind(now)
         .bind(now)
-        .fetch_one(&mut *tx)
+        .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::db(format!("saving camera {:?}", config.name), e))?;
         tx.commit()

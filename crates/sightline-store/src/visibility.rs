@@ -76,6 +76,7 @@ mod tests {
                 }
             }
         }
+        labels.sort_by_key(|(id, _)| *id);
         for level in Classification::ALL {
             for covert in [false, true] {
                 for (org, groups) in [

@@ -361,6 +361,14 @@ async fn the_policy_holds_on_every_route_for_every_role() {
     );
     let full_trail = audit_as(&world, "full-auditor", "user=test-admin").await;
     assert!(full_trail.len() >= trail_before.len() + 2, "the cleared auditor sees the covert additions");
+    // The next overt camera's id follows the last overt one's: no gap betrays the
+    // hidden cameras registered in between.
+    let next = world.add_camera(Kind::Own, 1, false).await;
+    assert_eq!(next, world.cameras[&Kind::Shared] + 1);
+    let resp = world
+        .send(&world.server.admin, Method::DELETE, &format!("/api/cameras/{next}"), None)
+        .await;
+    assert_eq!(resp.status(), 204);
 
     // Every camera is recording and has flushed at least once, so an allowed export
     // is a 200 (the cleared administrator sees every camera's status).
