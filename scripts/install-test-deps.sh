@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine: ffmpeg/ffprobe to
-# check exported files, and GStreamer's RTSP server (with Python bindings) to act as a
-# third-party camera. Skips apt entirely when everything is already present.
+# check exported files, GStreamer's RTSP server (with Python bindings) to act as a
+# third-party camera, and openssl to make a certificate for the HTTPS test. Skips apt
+# entirely when everything is already present.
 set -euo pipefail
 
 packages=(
-  ffmpeg
+  ffmpeg openssl
   gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-libav

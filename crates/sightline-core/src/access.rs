@@ -46,7 +46,9 @@ impl Classification {
     }
 
     pub fn from_rank(rank: i64) -> Option<Classification> {
-        Classification::ALL.get(usize::try_from(rank).ok()?).copied()
+        Classification::ALL
+            .get(usize::try_from(rank).ok()?)
+            .copied()
     }
 }
 
@@ -644,11 +646,20 @@ mod tests {
         let op = user(Role::Operator, Classification::OfficialSensitive, false);
         let covert = camera("unit-a", Classification::Official, true);
         let secret = camera("unit-a", Classification::Secret, false);
-        assert_eq!(op.decide_on(Action::ViewLive, Some(&covert)), Decision::Hidden);
-        assert_eq!(op.decide_on(Action::ViewLive, Some(&secret)), Decision::Hidden);
+        assert_eq!(
+            op.decide_on(Action::ViewLive, Some(&covert)),
+            Decision::Hidden
+        );
+        assert_eq!(
+            op.decide_on(Action::ViewLive, Some(&secret)),
+            Decision::Hidden
+        );
         assert_eq!(op.decide_on(Action::ViewLive, None), Decision::Hidden);
         // Hidden wins over a role that lacks the action: no difference to learn from.
-        assert_eq!(op.decide_on(Action::Export, Some(&covert)), Decision::Hidden);
+        assert_eq!(
+            op.decide_on(Action::Export, Some(&covert)),
+            Decision::Hidden
+        );
         let cleared = user(Role::Operator, Classification::Secret, true);
         assert_eq!(
             cleared.decide_on(Action::ViewLive, Some(&covert)),
@@ -664,15 +675,24 @@ mod tests {
     fn other_orgs_cameras_need_a_grant_and_oversight_roles_see_no_video() {
         let mut op = user(Role::Operator, Classification::Official, false);
         let theirs = camera("borough-b", Classification::Official, false);
-        assert_eq!(op.decide_on(Action::ShowCamera, Some(&theirs)), Decision::Hidden);
+        assert_eq!(
+            op.decide_on(Action::ShowCamera, Some(&theirs)),
+            Decision::Hidden
+        );
         op.grants.push(Grant {
             org: "unit-a".into(),
             camera_group: "borough-b".into(),
             rights: Rights::LIVE,
             ptz_priority: 99,
         });
-        assert_eq!(op.decide_on(Action::ViewLive, Some(&theirs)), Decision::Allow);
-        assert_eq!(op.decide_on(Action::ShowCamera, Some(&theirs)), Decision::Allow);
+        assert_eq!(
+            op.decide_on(Action::ViewLive, Some(&theirs)),
+            Decision::Allow
+        );
+        assert_eq!(
+            op.decide_on(Action::ShowCamera, Some(&theirs)),
+            Decision::Allow
+        );
         assert!(matches!(
             op.decide_on(Action::PlayBack, Some(&theirs)),
             Decision::Forbidden(_)
@@ -692,14 +712,21 @@ mod tests {
         let auditor = user(Role::Auditor, Classification::Official, false);
         assert_eq!(auditor.decide(Action::ReadAudit), Decision::Allow);
         assert!(matches!(
-            auditor.decide_on(Action::PlayBack, Some(&camera("unit-a", Classification::Official, false))),
+            auditor.decide_on(
+                Action::PlayBack,
+                Some(&camera("unit-a", Classification::Official, false))
+            ),
             Decision::Forbidden(_)
         ));
     }
 
     #[test]
     fn nobody_labels_above_their_clearance() {
-        let admin = user(Role::Administrator, Classification::OfficialSensitive, false);
+        let admin = user(
+            Role::Administrator,
+            Classification::OfficialSensitive,
+            false,
+        );
         let covert = Sensitivity {
             classification: Classification::Official,
             covert: true,

@@ -64,7 +64,12 @@ impl Recorder {
                 retention_task: Mutex::new(None),
             }),
         };
-        for camera in recorder.inner.store.cameras(&Visibility::everything()).await? {
+        for camera in recorder
+            .inner
+            .store
+            .cameras(&Visibility::everything())
+            .await?
+        {
             recorder.sync_camera(camera.id).await?;
         }
         let handle = tokio::spawn(recorder.clone().retention_loop());

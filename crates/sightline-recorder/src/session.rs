@@ -81,7 +81,11 @@ impl CameraTask {
     }
 
     async fn record_once(&self, cancel: &CancellationToken, reconnecting: bool) -> Ended {
-        let camera = match self.store.camera(&sightline_core::Visibility::everything(), self.camera).await {
+        let camera = match self
+            .store
+            .camera(&sightline_core::Visibility::everything(), self.camera)
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 return Ended::Retry {

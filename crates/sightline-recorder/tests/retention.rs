@@ -39,7 +39,11 @@ impl Fixture {
         let mut c = CameraConfig::new(name, "rtsp://127.0.0.1/x");
         c.retention_days = retention_days;
         c.enabled = false;
-        self.store.add_camera(&Visibility::everything(), c).await.unwrap().id
+        self.store
+            .add_camera(&Visibility::everything(), c)
+            .await
+            .unwrap()
+            .id
     }
 
     /// A closed one-minute segment of `bytes` bytes starting at `start`; returns (id, key).
@@ -163,7 +167,13 @@ async fn quota_deletes_oldest_first_across_cameras_and_spares_holds() {
         )
         .await
         .unwrap();
-    assert_eq!(f.store.stored_bytes(&Visibility::everything()).await.unwrap(), 5000);
+    assert_eq!(
+        f.store
+            .stored_bytes(&Visibility::everything())
+            .await
+            .unwrap(),
+        5000
+    );
 
     // Within the quota: nothing happens.
     let report = enforce(&f.store, t0.add_micros(DAY), Some(5000))
@@ -178,5 +188,11 @@ async fn quota_deletes_oldest_first_across_cameras_and_spares_holds() {
     assert_eq!(report.deleted_for_quota, vec![a1, a2, b2]);
     assert_eq!(f.remaining().await, vec![b1, a3]);
     assert!(f.exists(&a3_key));
-    assert_eq!(f.store.stored_bytes(&Visibility::everything()).await.unwrap(), 2000);
+    assert_eq!(
+        f.store
+            .stored_bytes(&Visibility::everything())
+            .await
+            .unwrap(),
+        2000
+    );
 }

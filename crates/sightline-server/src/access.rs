@@ -53,7 +53,12 @@ pub struct RouteRule {
     pub audit: &'static str,
 }
 
-const fn rule(method: Method, path: &'static str, access: Access, audit: &'static str) -> RouteRule {
+const fn rule(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    audit: &'static str,
+) -> RouteRule {
     RouteRule {
         method,
         path,
@@ -65,30 +70,135 @@ const fn rule(method: Method, path: &'static str, access: Access, audit: &'stati
 /// The policy table: every route Sightline serves, what it needs, how it is audited.
 pub const ROUTES: &[RouteRule] = &[
     rule(Method::GET, "/api/health", Access::Public, ""),
-    rule(Method::POST, "/api/session", Access::Public, "session.login"),
+    rule(
+        Method::POST,
+        "/api/session",
+        Access::Public,
+        "session.login",
+    ),
     rule(Method::GET, "/api/session", Access::Session, "session.show"),
-    rule(Method::DELETE, "/api/session", Access::Session, "session.logout"),
-    rule(Method::POST, "/api/session/password", Access::Session, "session.password"),
-    rule(Method::GET, "/api/openapi.json", Access::Any, "api.describe"),
-    rule(Method::GET, "/api/cameras", Access::Do(Action::ListCameras), "camera.list"),
-    rule(Method::POST, "/api/cameras", Access::Do(Action::AddCamera), "camera.add"),
-    rule(Method::GET, "/api/cameras/{id}", Access::Camera(Action::ShowCamera), "camera.show"),
-    rule(Method::PATCH, "/api/cameras/{id}", Access::Camera(Action::ConfigureCamera), "camera.update"),
-    rule(Method::DELETE, "/api/cameras/{id}", Access::Camera(Action::ConfigureCamera), "camera.remove"),
-    rule(Method::GET, "/api/cameras/{id}/recordings", Access::Camera(Action::PlayBack), "camera.recordings"),
-    rule(Method::GET, "/api/cameras/{id}/export.mp4", Access::Camera(Action::Export), "camera.export"),
-    rule(Method::GET, "/metrics", Access::Do(Action::ReadMetrics), "metrics.read"),
-    rule(Method::GET, "/api/audit", Access::Do(Action::ReadAudit), "audit.query"),
-    rule(Method::GET, "/api/audit.csv", Access::Do(Action::ReadAudit), "audit.export"),
-    rule(Method::GET, "/api/users", Access::Do(Action::ManageUsers), "user.list"),
-    rule(Method::POST, "/api/users", Access::Do(Action::ManageUsers), "user.add"),
-    rule(Method::PATCH, "/api/users/{name}", Access::Do(Action::ManageUsers), "user.update"),
+    rule(
+        Method::DELETE,
+        "/api/session",
+        Access::Session,
+        "session.logout",
+    ),
+    rule(
+        Method::POST,
+        "/api/session/password",
+        Access::Session,
+        "session.password",
+    ),
+    rule(
+        Method::GET,
+        "/api/openapi.json",
+        Access::Any,
+        "api.describe",
+    ),
+    rule(
+        Method::GET,
+        "/api/cameras",
+        Access::Do(Action::ListCameras),
+        "camera.list",
+    ),
+    rule(
+        Method::POST,
+        "/api/cameras",
+        Access::Do(Action::AddCamera),
+        "camera.add",
+    ),
+    rule(
+        Method::GET,
+        "/api/cameras/{id}",
+        Access::Camera(Action::ShowCamera),
+        "camera.show",
+    ),
+    rule(
+        Method::PATCH,
+        "/api/cameras/{id}",
+        Access::Camera(Action::ConfigureCamera),
+        "camera.update",
+    ),
+    rule(
+        Method::DELETE,
+        "/api/cameras/{id}",
+        Access::Camera(Action::ConfigureCamera),
+        "camera.remove",
+    ),
+    rule(
+        Method::GET,
+        "/api/cameras/{id}/recordings",
+        Access::Camera(Action::PlayBack),
+        "camera.recordings",
+    ),
+    rule(
+        Method::GET,
+        "/api/cameras/{id}/export.mp4",
+        Access::Camera(Action::Export),
+        "camera.export",
+    ),
+    rule(
+        Method::GET,
+        "/metrics",
+        Access::Do(Action::ReadMetrics),
+        "metrics.read",
+    ),
+    rule(
+        Method::GET,
+        "/api/audit",
+        Access::Do(Action::ReadAudit),
+        "audit.query",
+    ),
+    rule(
+        Method::GET,
+        "/api/audit.csv",
+        Access::Do(Action::ReadAudit),
+        "audit.export",
+    ),
+    rule(
+        Method::GET,
+        "/api/users",
+        Access::Do(Action::ManageUsers),
+        "user.list",
+    ),
+    rule(
+        Method::POST,
+        "/api/users",
+        Access::Do(Action::ManageUsers),
+        "user.add",
+    ),
+    rule(
+        Method::PATCH,
+        "/api/users/{name}",
+        Access::Do(Action::ManageUsers),
+        "user.update",
+    ),
     rule(Method::GET, "/api/tokens", Access::Any, "token.list"),
     rule(Method::POST, "/api/tokens", Access::Any, "token.create"),
-    rule(Method::DELETE, "/api/tokens/{id}", Access::Any, "token.revoke"),
-    rule(Method::GET, "/api/grants", Access::Do(Action::ManageGrants), "grant.list"),
-    rule(Method::POST, "/api/grants", Access::Do(Action::ManageGrants), "grant.put"),
-    rule(Method::DELETE, "/api/grants/{id}", Access::Do(Action::ManageGrants), "grant.remove"),
+    rule(
+        Method::DELETE,
+        "/api/tokens/{id}",
+        Access::Any,
+        "token.revoke",
+    ),
+    rule(
+        Method::GET,
+        "/api/grants",
+        Access::Do(Action::ManageGrants),
+        "grant.list",
+    ),
+    rule(
+        Method::POST,
+        "/api/grants",
+        Access::Do(Action::ManageGrants),
+        "grant.put",
+    ),
+    rule(
+        Method::DELETE,
+        "/api/grants/{id}",
+        Access::Do(Action::ManageGrants),
+        "grant.remove",
+    ),
 ];
 
 /// The rule for a request, by method and declared route.
@@ -191,7 +301,8 @@ pub async fn guard(
         .and_then(|m| rule_for(req.method(), m.as_str()));
     let Some(rule) = rule else {
         tracing::error!(method = %req.method(), path = %req.uri().path(), "route has no access policy");
-        return ApiError::internal("this route has no access policy, so it is refused").into_response();
+        return ApiError::internal("this route has no access policy, so it is refused")
+            .into_response();
     };
     let mut record = AuditRecord {
         actor: "anonymous".into(),
@@ -206,10 +317,15 @@ pub async fn guard(
         },
         sensitivity: Sensitivity::default(),
     };
-    let response = match admit(&state, rule, &params, &source, &mut req, &mut record).await {
+    let mut response = match admit(&state, rule, &params, &source, &mut req, &mut record).await {
         Ok(()) => next.run(req).await,
         Err(refusal) => refusal.into_response(),
     };
+    // Nothing behind the gate belongs in a shared or browser cache.
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     if !rule.audit.is_empty() {
         finish_record(&mut record, &response);
         if let Err(e) = state.store.audit(&record).await {
@@ -233,7 +349,11 @@ async fn admit(
         .await
         .map_err(IntoResponse::into_response)?;
     let caller = match authenticated {
-        Authenticated::Yes { principal, session, must_change_password } => Caller {
+        Authenticated::Yes {
+            principal,
+            session,
+            must_change_password,
+        } => Caller {
             principal,
             session,
             must_change_password,
@@ -245,11 +365,8 @@ async fn admit(
     record.actor = caller.principal.name.clone();
     let result = decide(state, rule, params, &caller, record).await;
     req.extensions_mut().insert(caller);
-    match result? {
-        Some(camera) => {
-            req.extensions_mut().insert(Target(camera));
-        }
-        None => {}
+    if let Some(camera) = result.map_err(IntoResponse::into_response)? {
+        req.extensions_mut().insert(Target(camera));
     }
     Ok(())
 }
@@ -261,18 +378,17 @@ async fn decide(
     params: &RawPathParams,
     caller: &Caller,
     record: &mut AuditRecord,
-) -> Result<Option<Camera>, Response> {
+) -> Result<Option<Camera>, ApiError> {
     let must_change = || {
         ApiError::new(
             StatusCode::FORBIDDEN,
             "you must choose a new password first (POST /api/session/password)",
         )
-        .into_response()
     };
     let refuse = |d: Decision| match d {
         Decision::Allow => Ok(()),
-        Decision::Forbidden(why) => Err(ApiError::new(StatusCode::FORBIDDEN, why).into_response()),
-        Decision::Hidden => Err(no_such_camera().into_response()),
+        Decision::Forbidden(why) => Err(ApiError::new(StatusCode::FORBIDDEN, why)),
+        Decision::Hidden => Err(no_such_camera()),
     };
     match rule.access {
         Access::Public | Access::Session => Ok(None),
@@ -285,16 +401,16 @@ async fn decide(
                 .find(|(k, _)| *k == "id")
                 .map(|(_, v)| v)
                 .unwrap_or_default();
-            let id: i64 = raw.parse().map_err(|_| {
-                ApiError::bad_request(format!("camera id {raw:?} is not a number")).into_response()
-            })?;
+            let id: i64 = raw
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("camera id {raw:?} is not a number")))?;
             record.target = format!("camera:{id}");
             record.camera = Some(CameraId(id));
             // One query whether the camera is missing or hidden.
             let camera = match state.store.camera(&caller.visibility(), CameraId(id)).await {
                 Ok(c) => Some(c),
                 Err(sightline_store::StoreError::NoSuchCamera(_)) => None,
-                Err(e) => return Err(ApiError::from(e).into_response()),
+                Err(e) => return Err(e.into()),
             };
             let label = camera.as_ref().map(Camera::label);
             refuse(caller.principal.decide_on(action, label.as_ref()))?;
@@ -337,12 +453,4 @@ fn finish_record(record: &mut AuditRecord, response: &Response) {
             record.detail = format!("{}; {detail}", record.detail);
         }
     }
-}
-
-/// Adds `Cache-Control: no-store` to answers that carry personal or sensitive data.
-pub fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }

@@ -78,7 +78,9 @@ impl LoginThrottle {
         let mut failures = self.failures.lock().expect("throttle lock");
         // Forget failures old enough, so the map does not grow without bound.
         failures.retain(|_, (_, last)| last.elapsed() < window);
-        let entry = failures.entry(key.to_owned()).or_insert((0, Instant::now()));
+        let entry = failures
+            .entry(key.to_owned())
+            .or_insert((0, Instant::now()));
         entry.0 += 1;
         entry.1 = Instant::now();
     }
@@ -248,7 +250,11 @@ pub async fn login(
     note.attach(result.unwrap_or_else(IntoResponse::into_response))
 }
 
-async fn sign_in(state: &AppState, creds: &Credentials, source: &str) -> Result<Response, ApiError> {
+async fn sign_in(
+    state: &AppState,
+    creds: &Credentials,
+    source: &str,
+) -> Result<Response, ApiError> {
     let cfg = &state.auth;
     let max = Duration::from_secs(cfg.max_login_delay_seconds);
     let window = Duration::from_secs(cfg.max_login_delay_seconds.max(900));
@@ -256,7 +262,9 @@ async fn sign_in(state: &AppState, creds: &Credentials, source: &str) -> Result<
     let addr_key = format!("addr:{source}");
     let wait = [
         state.throttle.wait(&name_key, cfg.free_login_failures, max),
-        state.throttle.wait(&addr_key, cfg.free_login_failures * 10, max),
+        state
+            .throttle
+            .wait(&addr_key, cfg.free_login_failures * 10, max),
     ]
     .into_iter()
     .flatten()
@@ -326,8 +334,10 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Res
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_str(&format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"))
-            .expect("ascii"),
+        HeaderValue::from_str(&format!(
+            "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        ))
+        .expect("ascii"),
     );
     Ok(r)
 }
@@ -400,7 +410,10 @@ mod tests {
         assert_eq!(t.wait("u", 3, max), None, "the third attempt is free");
         t.record_failure("u", window);
         let w = t.wait("u", 3, max).expect("throttled after three failures");
-        assert!(w <= Duration::from_secs(1) && w > Duration::from_millis(500), "{w:?}");
+        assert!(
+            w <= Duration::from_secs(1) && w > Duration::from_millis(500),
+            "{w:?}"
+        );
         t.record_failure("u", window);
         assert!(t.wait("u", 3, max).unwrap() > Duration::from_millis(1500));
         t.clear("u");
@@ -410,7 +423,10 @@ mod tests {
     #[test]
     fn cookies_are_found_among_others() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; sightline_session=abc; b=2"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; sightline_session=abc; b=2"),
+        );
         assert_eq!(cookie_value(&h, COOKIE), Some("abc"));
         assert_eq!(cookie_value(&h, "c"), None);
     }

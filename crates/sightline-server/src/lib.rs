@@ -15,6 +15,7 @@ mod error;
 mod metrics;
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
@@ -83,14 +84,45 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests.
+/// A loaded TLS certificate chain and private key.
+pub type TlsConfig = axum_server::tls_rustls::RustlsConfig;
+
+/// Loads a PEM certificate chain and private key for HTTPS.
+pub async fn load_tls(cert: &Path, key: &Path) -> std::io::Result<TlsConfig> {
+    TlsConfig::from_pem_file(cert, key).await.map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "loading the TLS certificate {} and key {}: {e}",
+                cert.display(),
+                key.display()
+            ),
+        )
+    })
+}
+
+/// Serves (over TLS when `tls` is given) until `shutdown` resolves, then finishes
+/// in-flight requests.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    tls: Option<TlsConfig>,
 ) -> std::io::Result<()> {
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    let Some(tls) = tls else {
+        return axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+    };
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    axum_server::from_tcp_rustls(listener.into_std()?, tls)?
+        .handle(handle)
+        .serve(app)
         .await
 }

@@ -112,9 +112,15 @@ pub struct AuditQuery {
 /// The result of checking the whole chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChainCheck {
-    Intact { entries: i64, head: Vec<u8> },
+    Intact {
+        entries: i64,
+        head: Vec<u8>,
+    },
     /// The first entry at which the chain does not hold, and why.
-    Broken { seq: i64, reason: String },
+    Broken {
+        seq: i64,
+        reason: String,
+    },
 }
 
 /// The hash of an entry: SHA-256 over the previous hash, then each field, strings
@@ -246,7 +252,10 @@ impl Store {
         for _ in 0..2 {
             bind(&mut args, query.to.map(Timestamp::micros));
         }
-        bind(&mut args, i64::from(query.limit.unwrap_or(MAX_ROWS).min(MAX_ROWS)));
+        bind(
+            &mut args,
+            i64::from(query.limit.unwrap_or(MAX_ROWS).min(MAX_ROWS)),
+        );
         let rows = sqlx::query_with(&sql, args)
             .fetch_all(&self.db)
             .await
@@ -301,16 +310,23 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::db("reading the audit head", e))?;
         match head {
-            None if entries == 0 => Ok(ChainCheck::Intact { entries, head: prev }),
-            Some((seq, hash)) if seq == entries && hash == prev => {
-                Ok(ChainCheck::Intact { entries, head: prev })
-            }
+            None if entries == 0 => Ok(ChainCheck::Intact {
+                entries,
+                head: prev,
+            }),
+            Some((seq, hash)) if seq == entries && hash == prev => Ok(ChainCheck::Intact {
+                entries,
+                head: prev,
+            }),
             Some((seq, _)) if seq > entries => Ok(ChainCheck::Broken {
                 seq: entries + 1,
                 reason: if seq == entries + 1 {
                     format!("entry {seq}, the newest the log recorded, is missing")
                 } else {
-                    format!("entries {} to {seq}, the newest the log recorded, are missing", entries + 1)
+                    format!(
+                        "entries {} to {seq}, the newest the log recorded, are missing",
+                        entries + 1
+                    )
                 },
             }),
             _ => Ok(ChainCheck::Broken {

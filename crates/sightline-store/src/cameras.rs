@@ -66,7 +66,8 @@ pub struct CameraUpdate {
     pub sensitivity: Option<Sensitivity>,
 }
 
-const COLUMNS: &str = "c.id, c.name, c.url, c.username, c.password_sealed IS NOT NULL AS has_password, \
+const COLUMNS: &str =
+    "c.id, c.name, c.url, c.username, c.password_sealed IS NOT NULL AS has_password, \
      c.transport, c.enabled, c.retention_days, c.owner_org, c.camera_group, c.classification, \
      c.covert, c.created_us, c.updated_us";
 
@@ -121,7 +122,8 @@ async fn new_camera_id(
         let mut bytes = [0u8; 8];
         getrandom::getrandom(&mut bytes)
             .map_err(|e| StoreError::Invalid(format!("no randomness for a camera id: {e}")))?;
-        let id = SENSITIVE_IDS + (u64::from_le_bytes(bytes) % (MAX_ID - SENSITIVE_IDS) as u64) as i64;
+        let id =
+            SENSITIVE_IDS + (u64::from_le_bytes(bytes) % (MAX_ID - SENSITIVE_IDS) as u64) as i64;
         let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cameras WHERE id = ?")
             .bind(id)
             .fetch_one(&mut *tx)
@@ -169,7 +171,9 @@ impl Store {
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let now = Timestamp::now().micros();
         let sealed = config.password.as_deref().map(|p| self.sealer.seal(p));
-        let mut tx = self.write_tx(&format!("adding camera {:?}", config.name)).await?;
+        let mut tx = self
+            .write_tx(&format!("adding camera {:?}", config.name))
+            .await?;
         name_is_free(&mut tx, visible, &config.name, None).await?;
         let id = new_camera_id(&mut tx, config.sensitivity).await?;
         sqlx::query(
@@ -333,7 +337,11 @@ impl Store {
 
     /// Removes a camera and queues its recordings for deletion. Refused while any of
     /// its recordings is under an evidential hold.
-    pub async fn remove_camera(&self, visible: &Visibility, id: CameraId) -> Result<(), StoreError> {
+    pub async fn remove_camera(
+        &self,
+        visible: &Visibility,
+        id: CameraId,
+    ) -> Result<(), StoreError> {
         let ctx = |what: &str| format!("removing camera {id}: {what}");
         self.camera(visible, id).await?;
         let mut tx = self.write_tx(&ctx("begin")).await?;

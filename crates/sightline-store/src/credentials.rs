@@ -24,7 +24,7 @@ pub fn check_password_strength(password: &str) -> Result<(), StoreError> {
             "a password must have at least {MIN_PASSWORD_CHARS} characters; this one has {chars}"
         )));
     }
-    if password.chars().all(|c| Some(c) == password.chars().next()) {
+    if password.chars().all(|c| password.starts_with(c)) {
         return Err(StoreError::Invalid(
             "a password must not repeat one character".into(),
         ));

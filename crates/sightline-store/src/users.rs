@@ -14,8 +14,8 @@ use sightline_core::{Classification, Clearance, Grant, Principal, Rights, Role, 
 use sqlx::Row;
 
 use crate::credentials::{
-    check_password_strength, decoy_hash, hash_password, new_secret, secret_digest,
-    verify_password, TOKEN_PREFIX,
+    check_password_strength, decoy_hash, hash_password, new_secret, secret_digest, verify_password,
+    TOKEN_PREFIX,
 };
 use crate::{Store, StoreError};
 
@@ -167,30 +167,36 @@ impl Store {
 
     /// All accounts, by name.
     pub async fn users(&self) -> Result<Vec<User>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.name"))
-            .fetch_all(&self.db)
-            .await
-            .map_err(|e| StoreError::db("listing users", e))?;
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u ORDER BY u.name"
+        ))
+        .fetch_all(&self.db)
+        .await
+        .map_err(|e| StoreError::db("listing users", e))?;
         rows.iter().map(user_from_row).collect()
     }
 
     /// One account by name.
     pub async fn user(&self, name: &str) -> Result<User, StoreError> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.name = ?"))
-            .bind(name)
-            .fetch_optional(&self.db)
-            .await
-            .map_err(|e| StoreError::db(format!("reading user {name:?}"), e))?
-            .ok_or_else(|| StoreError::NotFound(format!("no user named {name:?}")))?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.name = ?"
+        ))
+        .bind(name)
+        .fetch_optional(&self.db)
+        .await
+        .map_err(|e| StoreError::db(format!("reading user {name:?}"), e))?
+        .ok_or_else(|| StoreError::NotFound(format!("no user named {name:?}")))?;
         user_from_row(&row)
     }
 
     async fn user_by_id(&self, id: i64) -> Result<User, StoreError> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?"))
-            .bind(id)
-            .fetch_one(&self.db)
-            .await
-            .map_err(|e| StoreError::db(format!("reading user {id}"), e))?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?"
+        ))
+        .bind(id)
+        .fetch_one(&self.db)
+        .await
+        .map_err(|e| StoreError::db(format!("reading user {id}"), e))?;
         user_from_row(&row)
     }
 
@@ -326,7 +332,11 @@ impl Store {
 
     /// The live session a cookie names: not revoked, not past its absolute expiry, and
     /// used within `idle`. Using it refreshes its idle clock.
-    pub async fn session(&self, secret: &str, idle: Duration) -> Result<Option<Session>, StoreError> {
+    pub async fn session(
+        &self,
+        secret: &str,
+        idle: Duration,
+    ) -> Result<Option<Session>, StoreError> {
         let now = Timestamp::now();
         let idle_since = now.add_micros(-(idle.as_micros() as i64));
         let row = sqlx::query(&format!(
@@ -468,16 +478,19 @@ impl Store {
 
     /// Revokes a token at once; its next use is refused.
     pub async fn revoke_token(&self, id: i64) -> Result<ApiToken, StoreError> {
-        let done = sqlx::query("UPDATE api_tokens SET revoked_us = ? WHERE id = ? AND revoked_us IS NULL")
-            .bind(Timestamp::now().micros())
-            .bind(id)
-            .execute(&self.db)
-            .await
-            .map_err(|e| StoreError::db(format!("revoking token {id}"), e))?;
+        let done =
+            sqlx::query("UPDATE api_tokens SET revoked_us = ? WHERE id = ? AND revoked_us IS NULL")
+                .bind(Timestamp::now().micros())
+                .bind(id)
+                .execute(&self.db)
+                .await
+                .map_err(|e| StoreError::db(format!("revoking token {id}"), e))?;
         let token = self.tokens(None).await?.into_iter().find(|t| t.id == id);
         match token {
             Some(t) if done.rows_affected() == 1 => Ok(t),
-            Some(_) => Err(StoreError::Conflict(format!("token {id} is already revoked"))),
+            Some(_) => Err(StoreError::Conflict(format!(
+                "token {id} is already revoked"
+            ))),
             None => Err(StoreError::NotFound(format!("no API token with id {id}"))),
         }
     }
@@ -518,7 +531,8 @@ impl Store {
     /// Shares a camera group with an organisation, replacing an earlier grant of the
     /// same group to the same org. Takes effect at the members' next request.
     pub async fn put_grant(&self, grant: &Grant) -> Result<StoredGrant, StoreError> {
-        validate_slug("organisation", &grant.org).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        validate_slug("organisation", &grant.org)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
         validate_slug("camera group", &grant.camera_group)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         if grant.ptz_priority > 100 {

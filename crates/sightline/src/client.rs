@@ -15,15 +15,26 @@ pub struct ServerArg {
     /// API token (create one with `sightline token create`).
     #[arg(long, env = "SIGHTLINE_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// Also trust this PEM CA certificate (for a server with a private or self-signed one).
+    #[arg(long, env = "SIGHTLINE_CA_CERT", global = true)]
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 impl ServerArg {
-    pub fn client(&self) -> Client {
-        Client {
+    pub fn client(&self) -> anyhow::Result<Client> {
+        let mut http = reqwest::Client::builder();
+        if let Some(path) = &self.ca_cert {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("reading the CA certificate {}", path.display()))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .with_context(|| format!("{} is not a PEM certificate", path.display()))?;
+            http = http.add_root_certificate(cert);
+        }
+        Ok(Client {
             base: self.server.trim_end_matches('/').to_owned(),
             token: self.token.clone(),
-            http: reqwest::Client::new(),
-        }
+            http: http.build().context("setting up the HTTP client")?,
+        })
     }
 }
 
@@ -34,7 +45,6 @@ pub struct Client {
 }
 
 impl Client {
-
     /// Sends a request; a non-success answer becomes an error carrying the server's message.
     pub async fn send(
         &self,

@@ -28,6 +28,9 @@ pub struct FileSettings {
     pub listen: Option<SocketAddr>,
     pub recorder: RecorderConfig,
     pub auth: AuthConfig,
+    /// PEM certificate chain and key, to serve HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Settings in effect.
@@ -37,6 +40,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub recorder: RecorderConfig,
     pub auth: AuthConfig,
+    /// Certificate chain and key files when serving HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 pub const DEFAULT_DATA: &str = "./sightline-data";
@@ -70,6 +75,11 @@ impl Settings {
                 .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
             recorder,
             auth: file.auth,
+            tls: match (file.tls_cert, file.tls_key) {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                _ => anyhow::bail!("tls_cert and tls_key must be set together"),
+            },
         })
     }
 }

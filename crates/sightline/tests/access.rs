@@ -173,7 +173,12 @@ impl World {
 
     /// The request that exercises `rule` as `user` on a camera of `kind`: a valid,
     /// harmless request, so that the only reason for a refusal is access control.
-    async fn request_for(&self, rule: &RouteRule, user: &str, kind: Kind) -> (String, Option<Value>) {
+    async fn request_for(
+        &self,
+        rule: &RouteRule,
+        user: &str,
+        kind: Kind,
+    ) -> (String, Option<Value>) {
         let camera = match (rule.method.as_str(), rule.path) {
             // Removal is destructive: each attempt gets a fresh camera of the kind.
             ("DELETE", "/api/cameras/{id}") => self.add_camera(kind, 1, false).await,
@@ -251,7 +256,9 @@ impl World {
 
 /// What a user sees of the registry, without the live status (which moves on its own).
 async fn registry_as(world: &World, user: &str) -> Vec<Value> {
-    let resp = world.send(world.token(user), Method::GET, "/api/cameras", None).await;
+    let resp = world
+        .send(world.token(user), Method::GET, "/api/cameras", None)
+        .await;
     assert_eq!(resp.status(), 200);
     let mut list: Vec<Value> = resp.json().await.unwrap();
     for c in &mut list {
@@ -277,7 +284,12 @@ async fn metric_cameras(world: &World, user: &str) -> BTreeSet<String> {
 
 async fn audit_as(world: &World, user: &str, query: &str) -> Vec<Value> {
     let resp = world
-        .send(world.token(user), Method::GET, &format!("/api/audit?{query}"), None)
+        .send(
+            world.token(user),
+            Method::GET,
+            &format!("/api/audit?{query}"),
+            None,
+        )
         .await;
     assert_eq!(resp.status(), 200);
     resp.json().await.unwrap()
@@ -296,12 +308,21 @@ async fn the_policy_holds_on_every_route_for_every_role() {
     let mut tokens = HashMap::new();
     for role in Role::ALL {
         let name = matrix_user(role);
-        let token = add_user_with_token(&data, &name, role.as_str(), ORG, &["--clearance", "OFFICIAL-SENSITIVE"]);
+        let token = add_user_with_token(
+            &data,
+            &name,
+            role.as_str(),
+            ORG,
+            &["--clearance", "OFFICIAL-SENSITIVE"],
+        );
         tokens.insert(name, token);
     }
     add_user_with_token(&data, "m-target", "operator", ORG, &[]);
     let full = ["--clearance", "SECRET", "--covert"];
-    tokens.insert("full-auditor".into(), add_user_with_token(&data, "full-auditor", "auditor", ORG, &full));
+    tokens.insert(
+        "full-auditor".into(),
+        add_user_with_token(&data, "full-auditor", "auditor", ORG, &full),
+    );
     let now = sightline_core::Timestamp::now();
     let window = format!(
         "from={}&to={}",
@@ -360,13 +381,21 @@ async fn the_policy_holds_on_every_route_for_every_role() {
         "an uncleared auditor saw entries about covert cameras"
     );
     let full_trail = audit_as(&world, "full-auditor", "user=test-admin").await;
-    assert!(full_trail.len() >= trail_before.len() + 2, "the cleared auditor sees the covert additions");
+    assert!(
+        full_trail.len() >= trail_before.len() + 2,
+        "the cleared auditor sees the covert additions"
+    );
     // The next overt camera's id follows the last overt one's: no gap betrays the
     // hidden cameras registered in between.
     let next = world.add_camera(Kind::Own, 1, false).await;
     assert_eq!(next, world.cameras[&Kind::Shared] + 1);
     let resp = world
-        .send(&world.server.admin, Method::DELETE, &format!("/api/cameras/{next}"), None)
+        .send(
+            &world.server.admin,
+            Method::DELETE,
+            &format!("/api/cameras/{next}"),
+            None,
+        )
         .await;
     assert_eq!(resp.status(), 204);
 
@@ -375,9 +404,13 @@ async fn the_policy_holds_on_every_route_for_every_role() {
     for (kind, id) in &world.cameras {
         world
             .server
-            .wait_for(&format!("{kind:?} recording"), std::time::Duration::from_secs(30), || async {
-                (world.server.camera(*id).await["status"]["state"] == "recording").then_some(())
-            })
+            .wait_for(
+                &format!("{kind:?} recording"),
+                std::time::Duration::from_secs(30),
+                || async {
+                    (world.server.camera(*id).await["status"]["state"] == "recording").then_some(())
+                },
+            )
             .await;
     }
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
@@ -393,7 +426,9 @@ async fn the_policy_holds_on_every_route_for_every_role() {
             for &kind in kinds {
                 let want = expected(rule, role, kind);
                 let (path, body) = world.request_for(rule, &user, kind).await;
-                let resp = world.send(world.token(&user), rule.method.clone(), &path, body).await;
+                let resp = world
+                    .send(world.token(&user), rule.method.clone(), &path, body)
+                    .await;
                 let status = resp.status().as_u16();
                 let ok = match want {
                     Expect::Success => (200..300).contains(&status),
@@ -418,13 +453,20 @@ async fn the_policy_holds_on_every_route_for_every_role() {
                 // Put the password back for the requests that sign in.
                 if rule.path == "/api/session/password" {
                     let back = json!({ "current_password": CHANGED_PASSWORD, "new_password": TEST_PASSWORD });
-                    let resp = world.send(world.token(&user), Method::POST, &path, Some(back)).await;
+                    let resp = world
+                        .send(world.token(&user), Method::POST, &path, Some(back))
+                        .await;
                     assert_eq!(resp.status(), 204);
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 
     // Every request of the matrix is in the trail, with its outcome.
     let trail = audit_as(&world, "full-auditor", "limit=10000").await;
@@ -440,11 +482,18 @@ async fn the_policy_holds_on_every_route_for_every_role() {
             missing.push(format!("{actor} {action} {target} {outcome}"));
         }
     }
-    assert!(missing.is_empty(), "not in the audit trail:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "not in the audit trail:\n{}",
+        missing.join("\n")
+    );
 
     // Never confirm nor deny: on every camera route, for every uncleared role, a covert
     // or classified camera and a never-existing id give byte-identical answers.
-    for rule in ROUTES.iter().filter(|r| matches!(r.access, Access::Camera(_))) {
+    for rule in ROUTES
+        .iter()
+        .filter(|r| matches!(r.access, Access::Camera(_)))
+    {
         for role in Role::ALL {
             let token = world.token(&matrix_user(role)).to_owned();
             let mut answers = vec![];
@@ -469,20 +518,36 @@ async fn the_policy_holds_on_every_route_for_every_role() {
                 answers.push((resp.status().as_u16(), headers, resp.bytes().await.unwrap()));
             }
             assert_eq!(answers[0].0, 404, "{} {} as {role}", rule.method, rule.path);
-            assert_eq!(answers[0], answers[2], "covert vs missing: {} {} as {role}", rule.method, rule.path);
-            assert_eq!(answers[1], answers[2], "classified vs missing: {} {} as {role}", rule.method, rule.path);
+            assert_eq!(
+                answers[0], answers[2],
+                "covert vs missing: {} {} as {role}",
+                rule.method, rule.path
+            );
+            assert_eq!(
+                answers[1], answers[2],
+                "classified vs missing: {} {} as {role}",
+                rule.method, rule.path
+            );
         }
     }
     // The same for the audit trail filtered by camera.
     let mut answers = vec![];
     for id in [world.cameras[&Kind::Covert], NEVER_EXISTED] {
         let resp = world
-            .send(world.token(&auditor_name), Method::GET, &format!("/api/audit?camera={id}"), None)
+            .send(
+                world.token(&auditor_name),
+                Method::GET,
+                &format!("/api/audit?camera={id}"),
+                None,
+            )
             .await;
         answers.push((resp.status().as_u16(), resp.bytes().await.unwrap()));
     }
     assert_eq!(answers[0].0, 404);
-    assert_eq!(answers[0], answers[1], "audit query by covert camera vs missing camera");
+    assert_eq!(
+        answers[0], answers[1],
+        "audit query by covert camera vs missing camera"
+    );
 }
 
 /// Every route the server describes has a policy entry, and every policy entry is a
@@ -502,7 +567,13 @@ async fn every_route_has_a_policy_entry() {
         .map(|r| (r.method.to_string(), r.path.to_owned()))
         .collect();
     let unguarded: Vec<_> = described.difference(&table).collect();
-    assert!(unguarded.is_empty(), "routes without a policy entry: {unguarded:?}");
+    assert!(
+        unguarded.is_empty(),
+        "routes without a policy entry: {unguarded:?}"
+    );
     let stale: Vec<_> = table.difference(&described).collect();
-    assert!(stale.is_empty(), "policy entries for routes that do not exist: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "policy entries for routes that do not exist: {stale:?}"
+    );
 }

@@ -31,7 +31,12 @@ async fn sign_in(server: &Server, user: &str, password: &str) -> (String, String
     (cookie, body["csrf_token"].as_str().unwrap().to_owned())
 }
 
-fn with_cookie(server: &Server, method: Method, path: &str, cookie: &str) -> reqwest::RequestBuilder {
+fn with_cookie(
+    server: &Server,
+    method: Method,
+    path: &str,
+    cookie: &str,
+) -> reqwest::RequestBuilder {
     reqwest::Client::new()
         .request(method, format!("{}{path}", server.base))
         .header("cookie", cookie)
@@ -43,9 +48,16 @@ async fn without_credentials_only_sign_in_and_health_answer() {
     let server = Server::start(&dir.path("data")).await;
     let http = reqwest::Client::new();
     for rule in ROUTES {
-        let path = rule.path.replace("{id}", "1").replace("{name}", "test-admin");
+        let path = rule
+            .path
+            .replace("{id}", "1")
+            .replace("{name}", "test-admin");
         let url = format!("{}{path}", server.base);
-        let anonymous = http.request(rule.method.clone(), &url).send().await.unwrap();
+        let anonymous = http
+            .request(rule.method.clone(), &url)
+            .send()
+            .await
+            .unwrap();
         let forged = http
             .request(rule.method.clone(), &url)
             .bearer_auth("slt_0000000000000000000000000000000000000000000000000000000000000000")
@@ -55,11 +67,28 @@ async fn without_credentials_only_sign_in_and_health_answer() {
         if rule.access == Access::Public {
             continue;
         }
-        assert_eq!(anonymous.status(), 401, "{} {path} without credentials", rule.method);
+        assert_eq!(
+            anonymous.status(),
+            401,
+            "{} {path} without credentials",
+            rule.method
+        );
         assert!(anonymous.headers().contains_key("www-authenticate"));
-        assert_eq!(forged.status(), 401, "{} {path} with a forged token", rule.method);
+        assert_eq!(
+            forged.status(),
+            401,
+            "{} {path} with a forged token",
+            rule.method
+        );
     }
-    assert_eq!(http.get(format!("{}/api/health", server.base)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.get(format!("{}/api/health", server.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let (cookie, _) = sign_in(&server, "test-viewer", TEST_PASSWORD).await;
     assert!(cookie.starts_with("sightline_session="));
 }
@@ -71,11 +100,15 @@ async fn cookie_sessions_need_the_csrf_token_and_end_on_sign_out() {
     let (cookie, csrf) = sign_in(&server, "test-viewer", TEST_PASSWORD).await;
 
     // Reading needs only the cookie.
-    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie).send().await.unwrap();
+    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     // Changing state without the CSRF token, or with a wrong one, is refused.
     for header in [None, Some("not-the-token")] {
-        let mut req = with_cookie(&server, Method::POST, "/api/tokens", &cookie).json(&json!({ "label": "x" }));
+        let mut req = with_cookie(&server, Method::POST, "/api/tokens", &cookie)
+            .json(&json!({ "label": "x" }));
         if let Some(h) = header {
             req = req.header("x-csrf-token", h);
         }
@@ -98,7 +131,10 @@ async fn cookie_sessions_need_the_csrf_token_and_end_on_sign_out() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 204);
-    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie).send().await.unwrap();
+    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
 
     // An administrator ends someone's sessions.
@@ -110,19 +146,29 @@ async fn cookie_sessions_need_the_csrf_token_and_end_on_sign_out() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie).send().await.unwrap();
+    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_sessions_expire() {
     let dir = TempDir::new("auth-idle");
-    let server = Server::start_with_settings(&dir.path("data"), "[auth]\nsession_idle_seconds = 2\n").await;
+    let server =
+        Server::start_with_settings(&dir.path("data"), "[auth]\nsession_idle_seconds = 2\n").await;
     let (cookie, _) = sign_in(&server, "test-viewer", TEST_PASSWORD).await;
-    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie).send().await.unwrap();
+    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie).send().await.unwrap();
+    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
     assert!(resp.text().await.unwrap().contains("session has ended"));
 }
@@ -148,14 +194,27 @@ async fn a_brute_force_is_slowed_and_logged() {
     for n in 0..50 {
         statuses.push(attempt(format!("wrong guess {n:04}")).await.status());
     }
-    let rejected = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
-    let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
-    assert_eq!(rejected, 5, "five free failures, then the throttle: {statuses:?}");
+    let rejected = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(
+        rejected, 5,
+        "five free failures, then the throttle: {statuses:?}"
+    );
     assert_eq!(throttled, 45);
     // While throttled, even the right password is not checked.
     let resp = attempt(TEST_PASSWORD.into()).await;
     assert_eq!(resp.status(), 429);
-    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry >= 1);
 
     // Every attempt is in the trail.
@@ -195,7 +254,12 @@ async fn api_tokens_can_be_revoked() {
     assert!(token.starts_with("slt_"));
     assert_eq!(server.get_as(&token, "/api/cameras").await.status(), 200);
     // The secret is never listed again.
-    let listed = server.get_as(&token, "/api/tokens").await.text().await.unwrap();
+    let listed = server
+        .get_as(&token, "/api/tokens")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(!listed.contains(&token));
 
     // Revoked over the API: refused from the next request on.
@@ -220,17 +284,28 @@ async fn api_tokens_can_be_revoked() {
         .unwrap();
     let other_id = other["id"].as_i64().unwrap();
     let resp = server
-        .request(Method::DELETE, &format!("/api/tokens/{other_id}"), &server.viewer)
+        .request(
+            Method::DELETE,
+            &format!("/api/tokens/{other_id}"),
+            &server.viewer,
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
 
     // Revoked offline, with the server running.
-    let out = offline(&data, &["token", "revoke", "--id", &other_id.to_string()], "");
+    let out = offline(
+        &data,
+        &["token", "revoke", "--id", &other_id.to_string()],
+        "",
+    );
     assert!(out.contains("revoked"), "{out}");
     let other_token = other["token"].as_str().unwrap();
-    assert_eq!(server.get_as(other_token, "/api/cameras").await.status(), 401);
+    assert_eq!(
+        server.get_as(other_token, "/api/cameras").await.status(),
+        401
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -240,7 +315,13 @@ async fn the_first_start_prints_a_one_time_secret_that_must_be_changed() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = Command::new(BIN)
-        .args(["serve", "--data", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -265,13 +346,24 @@ async fn the_first_start_prints_a_one_time_secret_that_must_be_changed() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let cookie = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let session: Value = resp.json().await.unwrap();
     assert_eq!(session["must_change_password"], true);
     let csrf = session["csrf_token"].as_str().unwrap();
 
     // Nothing but the password change until it is done.
-    let resp = http.get(format!("{base}/api/cameras")).header("cookie", &cookie).send().await.unwrap();
+    let resp = http
+        .get(format!("{base}/api/cameras"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     assert!(resp.text().await.unwrap().contains("new password"));
     let change = |current: &str, new: &str| {
@@ -283,8 +375,20 @@ async fn the_first_start_prints_a_one_time_secret_that_must_be_changed() {
     let resp = change(&secret, "short").send().await.unwrap();
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("12 characters"));
-    assert_eq!(change(&secret, "the control room 2026").send().await.unwrap().status(), 204);
-    let resp = http.get(format!("{base}/api/cameras")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(
+        change(&secret, "the control room 2026")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let resp = http
+        .get(format!("{base}/api/cameras"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
 
     // The secret is spent.
@@ -352,9 +456,13 @@ async fn audit_verify_names_the_entry_that_was_changed_deleted_or_inserted() {
     assert!(ok && out.contains("intact: 10 entries"), "{out}");
 
     // Sightline itself refuses to change or delete entries.
-    let err = tamper(&data, &["UPDATE audit SET detail = 'x' WHERE seq = 4"]).await.unwrap_err();
+    let err = tamper(&data, &["UPDATE audit SET detail = 'x' WHERE seq = 4"])
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
-    let err = tamper(&data, &["DELETE FROM audit WHERE seq = 4"]).await.unwrap_err();
+    let err = tamper(&data, &["DELETE FROM audit WHERE seq = 4"])
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
 
     let unlock = "DROP TRIGGER audit_no_update";
@@ -389,4 +497,141 @@ async fn audit_verify_names_the_entry_that_was_changed_deleted_or_inserted() {
             "{what}: expected the report to name {names}:\n{out}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_with_a_secure_cookie_and_the_cli_trusting_a_private_ca() {
+    let dir = TempDir::new("auth-tls");
+    // A private CA, and a server certificate it signed for 127.0.0.1.
+    let (ca, cert, key) = (
+        dir.path("ca.pem"),
+        dir.path("cert.pem"),
+        dir.path("key.pem"),
+    );
+    std::fs::write(
+        dir.path("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let p = |name: &str| dir.path(name).to_str().unwrap().to_owned();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let steps: [Vec<String>; 3] = [
+        ["req", "-x509", "-days", "1", "-subj", "/CN=test-ca"]
+            .iter()
+            .chain(&ec)
+            .map(|s| s.to_string())
+            .chain(["-keyout".into(), p("ca.key"), "-out".into(), p("ca.pem")])
+            .collect(),
+        ["req", "-subj", "/CN=sightline"]
+            .iter()
+            .chain(&ec)
+            .map(|s| s.to_string())
+            .chain(["-keyout".into(), p("key.pem"), "-out".into(), p("leaf.csr")])
+            .collect(),
+        vec![
+            "x509".into(),
+            "-req".into(),
+            "-days".into(),
+            "1".into(),
+            "-CAcreateserial".into(),
+            "-in".into(),
+            p("leaf.csr"),
+            "-CA".into(),
+            p("ca.pem"),
+            "-CAkey".into(),
+            p("ca.key"),
+            "-extfile".into(),
+            p("leaf.ext"),
+            "-out".into(),
+            p("cert.pem"),
+        ],
+    ];
+    for args in steps {
+        let out = Command::new("openssl")
+            .args(&args)
+            .output()
+            .expect("running openssl (scripts/install-test-deps.sh installs it)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let data = dir.path("data");
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let listening = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .find(|l| l.starts_with("Sightline listening"))
+        .unwrap();
+    let _proc = Proc(child);
+    let base = format!("https://127.0.0.1:{port}");
+    assert!(listening.ends_with(&base), "{listening}");
+    let token = add_user_with_token(&data, "tls-viewer", "supervisor", "force", &[]);
+
+    let pem = std::fs::read(&ca).unwrap();
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    let resp = https
+        .post(format!("{base}/api/session"))
+        .json(&json!({ "username": "tls-viewer", "password": TEST_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("; Secure"));
+    // Plain HTTP to the TLS port gets no answer from the API.
+    let plain = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/health"))
+        .send()
+        .await;
+    assert!(plain.map_or(true, |r| !r.status().is_success()));
+
+    let cli = |extra: &[&str]| {
+        Command::new(BIN)
+            .args(["camera", "list", "--server", &base])
+            .args(extra)
+            .env("SIGHTLINE_TOKEN", &token)
+            .output()
+            .unwrap()
+    };
+    let trusted = cli(&["--ca-cert", ca.to_str().unwrap()]);
+    assert!(
+        trusted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    let untrusted = cli(&[]);
+    assert!(
+        !untrusted.status.success(),
+        "an unknown certificate must not be trusted"
+    );
 }

@@ -112,11 +112,7 @@ async fn bframe_clip_exports_frame_exact_with_ranges() {
         (format!("bytes={}-", len - 777), len - 777..len),
         ("bytes=-500".to_string(), len - 500..len),
     ] {
-        let resp = http(&url)
-            .header("Range", &range)
-            .send()
-            .await
-            .unwrap();
+        let resp = http(&url).header("Range", &range).send().await.unwrap();
         assert_eq!(resp.status(), 206, "{range}");
         let cr = resp.headers()["content-range"].to_str().unwrap().to_owned();
         assert_eq!(

@@ -84,8 +84,10 @@ impl From<CameraStatus> for StatusView {
 }
 
 fn view(state: &AppState, caller: &Caller, c: Camera) -> CameraView {
-    let configures =
-        caller.principal.decide_on(Action::ConfigureCamera, Some(&c.label())) == Decision::Allow;
+    let configures = caller
+        .principal
+        .decide_on(Action::ConfigureCamera, Some(&c.label()))
+        == Decision::Allow;
     CameraView {
         status: state.recorder.status(c.id).into(),
         id: c.id.0,
@@ -220,15 +222,19 @@ pub async fn add(
     }
     config.owner_org = new.owner.unwrap_or_else(|| caller.principal.org.clone());
     config.group = new.group.unwrap_or_default();
-    config.sensitivity =
-        requested_sensitivity(&caller, Sensitivity::default(), new.classification, new.covert)?;
-    let camera = state
-        .store
-        .add_camera(&caller.visibility(), config)
-        .await?;
+    config.sensitivity = requested_sensitivity(
+        &caller,
+        Sensitivity::default(),
+        new.classification,
+        new.covert,
+    )?;
+    let camera = state.store.add_camera(&caller.visibility(), config).await?;
     state.recorder.sync_camera(camera.id).await?;
     tracing::info!(camera = %camera.id, "camera added");
-    let note = camera_note(&camera, format!("name={:?} owner={}", camera.name, camera.owner_org));
+    let note = camera_note(
+        &camera,
+        format!("name={:?} owner={}", camera.name, camera.owner_org),
+    );
     Ok(note.attach((StatusCode::CREATED, Json(view(&state, &caller, camera))).into_response()))
 }
 
@@ -252,8 +258,12 @@ pub async fn update(
     Target(current): Target,
     Json(patch): Json<CameraPatch>,
 ) -> Result<Response, ApiError> {
-    let sensitivity =
-        requested_sensitivity(&caller, current.sensitivity, patch.classification, patch.covert)?;
+    let sensitivity = requested_sensitivity(
+        &caller,
+        current.sensitivity,
+        patch.classification,
+        patch.covert,
+    )?;
     let update = CameraUpdate {
         name: patch.name,
         url: patch.url,

@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 
-pub use cameras::{CameraView, NewCamera, StatusView};
 pub use audit::AuditEntryView;
+pub use cameras::{CameraView, NewCamera, StatusView};
 pub use recordings::{GapView, RecordingsView, SpanView};
 pub use users::{GrantView, TokenView, UserView};
 

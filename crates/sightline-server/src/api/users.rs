@@ -9,7 +9,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sightline_core::{Action, Classification, Clearance, Decision, Grant, Role, Sensitivity, Timestamp};
+use sightline_core::{
+    Action, Classification, Clearance, Decision, Grant, Role, Sensitivity, Timestamp,
+};
 use sightline_store::users::{ApiToken, NewUser, StoredGrant, User, UserUpdate};
 use utoipa::ToSchema;
 
@@ -79,7 +81,10 @@ where
     T::Err: std::fmt::Display,
 {
     value
-        .map(|v| v.parse().map_err(|e: T::Err| ApiError::bad_request(e.to_string())))
+        .map(|v| {
+            v.parse()
+                .map_err(|e: T::Err| ApiError::bad_request(e.to_string()))
+        })
         .transpose()
 }
 
@@ -109,7 +114,13 @@ fn note_user(name: &str, detail: String) -> AuditNote {
 #[utoipa::path(get, path = "/api/users", tag = "users", responses((status = 200, body = Vec<UserView>), (status = 403)))]
 pub async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
     Ok(Json(
-        state.store.users().await?.into_iter().map(UserView::from).collect(),
+        state
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .map(UserView::from)
+            .collect(),
     ))
 }
 
@@ -143,7 +154,10 @@ pub async fn add_user(
         .await?;
     let note = note_user(
         &user.name,
-        format!("role={} org={} clearance={}", user.role, user.org, user.clearance.level),
+        format!(
+            "role={} org={} clearance={}",
+            user.role, user.org, user.clearance.level
+        ),
     );
     Ok(note.attach((StatusCode::CREATED, Json(UserView::from(user))).into_response()))
 }
@@ -179,14 +193,20 @@ pub async fn update_user(
         changes.push(format!("org={o}"));
     }
     if clearance != current.clearance {
-        changes.push(format!("clearance={} covert={}", clearance.level, clearance.covert));
+        changes.push(format!(
+            "clearance={} covert={}",
+            clearance.level, clearance.covert
+        ));
     }
     if let Some(d) = update.disabled {
         changes.push(format!("disabled={d}"));
     }
     let user = state.store.update_user(&name, update).await?;
     if let Some(password) = patch.password {
-        state.store.set_password(user.id, &password, true, None).await?;
+        state
+            .store
+            .set_password(user.id, &password, true, None)
+            .await?;
         changes.push("password reset".into());
     }
     if patch.end_sessions == Some(true) {
@@ -243,7 +263,10 @@ fn sees_all_tokens(caller: &Caller) -> bool {
 
 /// Your API tokens (administrators: everyone's).
 #[utoipa::path(get, path = "/api/tokens", tag = "users", responses((status = 200, body = Vec<TokenView>)))]
-pub async fn list_tokens(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<TokenView>>, ApiError> {
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
     let user = (!sees_all_tokens(&caller)).then_some(caller.principal.name.as_str());
     Ok(Json(
         state
@@ -345,7 +368,13 @@ pub struct NewGrant {
 #[utoipa::path(get, path = "/api/grants", tag = "grants", responses((status = 200, body = Vec<GrantView>)))]
 pub async fn list_grants(State(state): State<AppState>) -> Result<Json<Vec<GrantView>>, ApiError> {
     Ok(Json(
-        state.store.grants().await?.into_iter().map(GrantView::from).collect(),
+        state
+            .store
+            .grants()
+            .await?
+            .into_iter()
+            .map(GrantView::from)
+            .collect(),
     ))
 }
 
@@ -362,7 +391,9 @@ pub async fn put_grant(
         rights: new
             .rights
             .parse()
-            .map_err(|e: sightline_core::access::AccessError| ApiError::bad_request(e.to_string()))?,
+            .map_err(|e: sightline_core::access::AccessError| {
+                ApiError::bad_request(e.to_string())
+            })?,
         ptz_priority: new.ptz_priority.unwrap_or(0),
     };
     let stored = state.store.put_grant(&grant).await?;

@@ -64,13 +64,18 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
         } => {
             let mut query = url::form_urlencoded::Serializer::new(String::new());
             let camera = camera.map(|c| c.to_string());
-            for (key, value) in [("user", user), ("camera", camera), ("from", from), ("to", to)] {
+            for (key, value) in [
+                ("user", user),
+                ("camera", camera),
+                ("from", from),
+                ("to", to),
+            ] {
                 if let Some(v) = value {
                     query.append_pair(key, &v);
                 }
             }
             let query = query.finish();
-            let client = server.client();
+            let client = server.client()?;
             if csv {
                 let text = client
                     .send(Method::GET, &format!("/api/audit.csv?{query}"), None)

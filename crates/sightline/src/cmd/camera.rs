@@ -134,14 +134,16 @@ pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
             body.insert("name".into(), json!(name));
             body.insert("url".into(), json!(url));
             body.insert("enabled".into(), json!(!disabled));
-            let cam: CameraView = server.client()
+            let cam: CameraView = server
+                .client()?
                 .json(Method::POST, "/api/cameras", Some(body.into()))
                 .await?;
             println!("added camera {:?}", cam.name);
             println!("{}", cam.id);
         }
         CameraCommand::List { json, server } => {
-            let cams: Vec<CameraView> = server.client()
+            let cams: Vec<CameraView> = server
+                .client()?
                 .json(Method::GET, "/api/cameras", None)
                 .await?;
             if json {
@@ -151,7 +153,8 @@ pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
             }
         }
         CameraCommand::Show { id, server } => {
-            let cam: CameraView = server.client()
+            let cam: CameraView = server
+                .client()?
                 .json(Method::GET, &format!("/api/cameras/{id}"), None)
                 .await?;
             println!("{}", serde_json::to_string_pretty(&cam)?);
@@ -174,7 +177,8 @@ pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
             if enable || disable {
                 body.insert("enabled".into(), json!(enable));
             }
-            let cam: CameraView = server.client()
+            let cam: CameraView = server
+                .client()?
                 .json(
                     Method::PATCH,
                     &format!("/api/cameras/{id}"),
@@ -184,7 +188,8 @@ pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
             println!("updated camera {} ({:?})", cam.id, cam.name);
         }
         CameraCommand::Remove { id, server } => {
-            server.client()
+            server
+                .client()?
                 .send(Method::DELETE, &format!("/api/cameras/{id}"), None)
                 .await?;
             println!("removed camera {id}");

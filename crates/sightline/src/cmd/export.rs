@@ -35,11 +35,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
         urlencode(&args.from.to_rfc3339()),
         urlencode(&args.to.to_rfc3339())
     );
-    let resp = args
-        .server
-        .client()
-        .send(Method::GET, &path, None)
-        .await?;
+    let resp = args.server.client()?.send(Method::GET, &path, None).await?;
     let total = resp.content_length();
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(total.unwrap_or(0));

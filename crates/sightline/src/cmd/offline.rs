@@ -40,7 +40,12 @@ impl DataArg {
 }
 
 /// Writes an audit entry for an offline change.
-pub async fn audit(store: &Store, action: &str, target: &str, detail: String) -> anyhow::Result<()> {
+pub async fn audit(
+    store: &Store,
+    action: &str,
+    target: &str,
+    detail: String,
+) -> anyhow::Result<()> {
     let os_user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     store
         .audit(&AuditRecord {

@@ -11,9 +11,9 @@ use anyhow::Context;
 use sightline_core::camera::DEFAULT_ORG;
 use sightline_core::{Clearance, Role};
 use sightline_recorder::Recorder;
+use sightline_server::AppState;
 use sightline_store::audit::{AuditRecord, Outcome};
 use sightline_store::users::NewUser;
-use sightline_server::AppState;
 use sightline_store::Store;
 use tokio::sync::oneshot;
 
@@ -33,10 +33,18 @@ pub struct ServeArgs {
     /// Global cap on stored media in bytes; oldest recordings are deleted first.
     #[arg(long, env = "SIGHTLINE_DISK_QUOTA_BYTES")]
     pub disk_quota_bytes: Option<u64>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "SIGHTLINE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SIGHTLINE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// A running server.
 pub struct Running {
+    /// `http` or `https`.
+    pub scheme: &'static str,
     pub addr: SocketAddr,
     pub state: AppState,
     stop: oneshot::Sender<()>,
@@ -58,6 +66,12 @@ impl Running {
 }
 
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
+    let tls = match &settings.tls {
+        Some((cert, key)) => Some(sightline_server::load_tls(cert, key).await?),
+        None => None,
+    };
+    let mut auth = settings.auth.clone();
+    auth.secure_cookie |= tls.is_some();
     let store = Store::open(&settings.data)
         .await
         .with_context(|| format!("opening the store in {}", settings.data.display()))?;
@@ -69,7 +83,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(store, recorder, settings.auth.clone());
+    let state = AppState::new(store, recorder, auth);
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(sightline_server::serve(
         listener,
@@ -77,9 +91,15 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         async move {
             let _ = stopped.await;
         },
+        tls,
     ));
     tracing::info!(%addr, data = %settings.data.display(), "Sightline is serving");
     Ok(Running {
+        scheme: if settings.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
         addr,
         state,
         stop,
@@ -142,14 +162,18 @@ pub async fn shutdown_signal() {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let settings = Settings::resolve(
+    let mut settings = Settings::resolve(
         args.config.as_deref(),
         args.data,
         args.listen,
         args.disk_quota_bytes,
     )?;
+    settings.tls = args.tls_cert.zip(args.tls_key).or(settings.tls);
     let running = start(settings).await?;
-    println!("Sightline listening on http://{}", running.addr);
+    println!(
+        "Sightline listening on {}://{}",
+        running.scheme, running.addr
+    );
     shutdown_signal().await;
     eprintln!("stopping: closing recordings");
     running.stop().await

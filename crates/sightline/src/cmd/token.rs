@@ -61,7 +61,10 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::List { data } => {
             let store = data.open().await?;
-            println!("{:>4}  {:<20} {:<24} {:<25} STATE", "ID", "USER", "LABEL", "LAST USED");
+            println!(
+                "{:>4}  {:<20} {:<24} {:<25} STATE",
+                "ID", "USER", "LABEL", "LAST USED"
+            );
             for t in store.tokens(None).await? {
                 let state = match (t.revoked, t.expires) {
                     (Some(_), _) => "revoked".to_owned(),

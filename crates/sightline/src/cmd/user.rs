@@ -92,7 +92,11 @@ pub async fn run(command: UserCommand) -> anyhow::Result<()> {
                 user.role,
                 user.org,
                 user.clearance.level,
-                if user.clearance.covert { ", covert" } else { "" }
+                if user.clearance.covert {
+                    ", covert"
+                } else {
+                    ""
+                }
             );
         }
         UserCommand::List { data } => {
@@ -127,7 +131,13 @@ pub async fn run(command: UserCommand) -> anyhow::Result<()> {
             let store = data.open().await?;
             let user = store.user(&name).await?;
             store.set_password(user.id, &password, true, None).await?;
-            audit(&store, "user.reset-password", &format!("user:{name}"), String::new()).await?;
+            audit(
+                &store,
+                "user.reset-password",
+                &format!("user:{name}"),
+                String::new(),
+            )
+            .await?;
             println!("password of {name:?} reset; it must be changed at next sign-in");
         }
     }

@@ -273,9 +273,23 @@ pub fn offline(data: &Path, args: &[&str], stdin: &str) -> String {
 }
 
 /// Creates an account offline and returns an API token for it.
-pub fn add_user_with_token(data: &Path, name: &str, role: &str, org: &str, clearance: &[&str]) -> String {
+pub fn add_user_with_token(
+    data: &Path,
+    name: &str,
+    role: &str,
+    org: &str,
+    clearance: &[&str],
+) -> String {
     let mut args = vec![
-        "user", "add", "--name", name, "--role", role, "--org", org, "--password-stdin",
+        "user",
+        "add",
+        "--name",
+        name,
+        "--role",
+        role,
+        "--org",
+        org,
+        "--password-stdin",
     ];
     args.extend_from_slice(clearance);
     offline(data, &args, TEST_PASSWORD);
@@ -356,7 +370,12 @@ impl Server {
     }
 
     /// A request signed in with `token`.
-    pub fn request(&self, method: reqwest::Method, url: &str, token: &str) -> reqwest::RequestBuilder {
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
         let url = if url.starts_with("http") {
             url.to_owned()
         } else {
