@@ -15,6 +15,14 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The value whose name is `input`, ignoring case, surrounding space, and `_` for `-`.
+fn by_name<T: Copy>(all: &[T], name: fn(T) -> &'static str, input: &str) -> Option<T> {
+    let wanted = input.trim().replace('_', "-");
+    all.iter()
+        .copied()
+        .find(|v| name(*v).eq_ignore_ascii_case(&wanted))
+}
+
 /// Protective marking of an asset, and the clearance level of a person (UK Government
 /// Security Classifications). Ordered: a principal may know of assets at or below their level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -62,10 +70,7 @@ impl std::str::FromStr for Classification {
     type Err = AccessError;
     /// Accepts `OFFICIAL`, `OFFICIAL-SENSITIVE`, `SECRET` in any case, `_` for `-`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let norm = s.trim().to_ascii_uppercase().replace('_', "-");
-        Classification::ALL
-            .into_iter()
-            .find(|c| c.as_str() == norm)
+        by_name(&Classification::ALL, Classification::as_str, s)
             .ok_or_else(|| AccessError::Classification(s.to_owned()))
     }
 }
@@ -155,11 +160,7 @@ impl std::fmt::Display for Role {
 impl std::str::FromStr for Role {
     type Err = AccessError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let norm = s.trim().to_ascii_lowercase().replace('_', "-");
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == norm)
-            .ok_or_else(|| AccessError::Role(s.to_owned()))
+        by_name(&Role::ALL, Role::as_str, s).ok_or_else(|| AccessError::Role(s.to_owned()))
     }
 }
 

@@ -31,6 +31,15 @@ async fn sign_in(server: &Server, user: &str, password: &str) -> (String, String
     (cookie, body["csrf_token"].as_str().unwrap().to_owned())
 }
 
+/// The status of listing cameras with a session cookie.
+async fn list_with_cookie(server: &Server, cookie: &str) -> StatusCode {
+    with_cookie(server, Method::GET, "/api/cameras", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 fn with_cookie(
     server: &Server,
     method: Method,
@@ -100,11 +109,7 @@ async fn cookie_sessions_need_the_csrf_token_and_end_on_sign_out() {
     let (cookie, csrf) = sign_in(&server, "test-viewer", TEST_PASSWORD).await;
 
     // Reading needs only the cookie.
-    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    assert_eq!(list_with_cookie(&server, &cookie).await, 200);
     // Changing state without the CSRF token, or with a wrong one, is refused.
     for header in [None, Some("not-the-token")] {
         let mut req = with_cookie(&server, Method::POST, "/api/tokens", &cookie)
@@ -131,11 +136,7 @@ async fn cookie_sessions_need_the_csrf_token_and_end_on_sign_out() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 204);
-    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
+    assert_eq!(list_with_cookie(&server, &cookie).await, 401);
 
     // An administrator ends someone's sessions.
     let (cookie, _) = sign_in(&server, "test-viewer", TEST_PASSWORD).await;
@@ -146,11 +147,7 @@ async fn cookie_sessions_need_the_csrf_token_and_end_on_sign_out() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
+    assert_eq!(list_with_cookie(&server, &cookie).await, 401);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -159,11 +156,7 @@ async fn idle_sessions_expire() {
     let server =
         Server::start_with_settings(&dir.path("data"), "[auth]\nsession_idle_seconds = 2\n").await;
     let (cookie, _) = sign_in(&server, "test-viewer", TEST_PASSWORD).await;
-    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    assert_eq!(list_with_cookie(&server, &cookie).await, 200);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie)
         .send()
