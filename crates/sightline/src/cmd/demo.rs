@@ -72,9 +72,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  API:      {base}/api/cameras");
     println!("  metrics:  {base}/metrics");
     println!("  OpenAPI:  {base}/api/openapi.json");
-    println!("  sign in:  POST {base}/api/session with the bootstrap secret above (first run),");
-    println!("            or make a token: sightline token create --data <dir> --user <name>");
-    println!("  try:      SIGHTLINE_TOKEN=<token> sightline camera list --server {base}");
+    let data = running.state.store.root().display().to_string();
+    println!("  sign in:  POST {base}/api/session as \"admin\" with the one-time secret printed on");
+    println!("            the first run, then choose a new password (POST /api/session/password)");
+    println!("  CLI:      sightline user add --data {data} --name me --role administrator --password-stdin");
+    println!("            export SIGHTLINE_TOKEN=$(sightline token create --data {data} --user me | tail -n 1)");
+    println!("            sightline camera list --server {base}");
     println!("Press Ctrl-C to stop.");
     super::serve::shutdown_signal().await;
     eprintln!("stopping the demo");
