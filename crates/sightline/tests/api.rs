@@ -176,4 +176,82 @@ async fn registry_metrics_and_openapi_follow_the_contract() {
     let media = dir.path("data").join("media").join(id.to_string());
     let left = std::fs::read_dir(&media).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "media of a removed camera remains");
+
+    // Labels on `camera add`: a covert SECRET camera, invisible to an uncleared operator.
+    let (ok, out, err) = cli(
+        &server,
+        &[
+            "camera",
+            "add",
+            "--name",
+            "Obs post",
+            "--url",
+            &url,
+            "--disabled",
+            "--covert",
+            "--classification",
+            "SECRET",
+            "--owner",
+            "unit-a",
+        ],
+    );
+    assert!(ok, "{err}");
+    let hidden: i64 = out.lines().last().unwrap().trim().parse().unwrap();
+    let cam = server.camera(hidden).await;
+    assert_eq!(
+        (cam["covert"].clone(), cam["classification"].clone()),
+        (true.into(), "SECRET".into())
+    );
+    assert!(
+        hidden > i64::from(i32::MAX),
+        "a covert camera's id is not in the overt sequence"
+    );
+    let data = dir.path("data");
+    let operator = add_user_with_token(&data, "api-operator", "operator", "unit-a", &[]);
+    let (ok, list, err) = cli_as(&server, &operator, &["camera", "list", "--json"]);
+    assert!(ok, "{err}");
+    assert_eq!(list.trim(), "[]");
+    let (ok, _, err) = cli_as(&server, &operator, &["camera", "show", &hidden.to_string()]);
+    assert!(
+        !ok && err.contains("404") && err.contains("no such camera"),
+        "{err}"
+    );
+
+    // The audit trail from the CLI, as a table and as CSV.
+    let auditor = add_user_with_token(
+        &data,
+        "api-auditor",
+        "auditor",
+        "force",
+        &["--clearance", "SECRET", "--covert"],
+    );
+    let (ok, table, err) = cli_as(
+        &server,
+        &auditor,
+        &["audit", "list", "--user", "api-operator"],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        table.lines().any(|l| l.contains("camera.show")
+            && l.contains(&format!("camera:{hidden}"))
+            && l.contains("not-found")),
+        "{table}"
+    );
+    let (ok, csv, err) = cli_as(
+        &server,
+        &auditor,
+        &["audit", "list", "--user", "api-operator", "--csv"],
+    );
+    assert!(ok, "{err}");
+    let mut rows = csv.lines();
+    assert_eq!(
+        rows.next(),
+        Some("seq,at,actor,source,action,target,outcome,detail")
+    );
+    assert_eq!(rows.count(), table.lines().count());
+    let (ok, _, err) = cli_as(&server, &operator, &["audit", "list"]);
+    assert!(
+        !ok && err.contains("403"),
+        "an operator may not read the trail: {err}"
+    );
 }

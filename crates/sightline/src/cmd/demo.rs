@@ -73,7 +73,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  metrics:  {base}/metrics");
     println!("  OpenAPI:  {base}/api/openapi.json");
     let data = running.state.store.root().display().to_string();
-    println!("  sign in:  POST {base}/api/session as \"admin\" with the one-time secret printed on");
+    println!(
+        "  sign in:  POST {base}/api/session as \"admin\" with the one-time secret printed on"
+    );
     println!("            the first run, then choose a new password (POST /api/session/password)");
     println!("  CLI:      sightline user add --data {data} --name me --role administrator --password-stdin");
     println!("            export SIGHTLINE_TOKEN=$(sightline token create --data {data} --user me | tail -n 1)");
