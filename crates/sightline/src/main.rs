@@ -3,7 +3,7 @@
 //! Subcommands: `serve` runs the recorder and HTTP API; `camera`, `export` and
 //! `audit list` talk to a running server over HTTP with an API token; `user`, `token`
 //! and `audit verify` administer a data directory offline; `sim` serves simulated RTSP
-//! cameras; `demo` runs a server and four simulated cameras together. Settings come from flags, then `SIGHTLINE_*`
+//! cameras; `demo` runs a server and four simulated cameras together; `bench` measures. Settings come from flags, then `SIGHTLINE_*`
 //! environment variables, then a TOML file (`--config`), then built-in defaults.
 
 mod client;
@@ -45,6 +45,9 @@ enum Command {
     /// Verify the audit chain (offline) or read the trail (from a server).
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
+    /// Benchmarks, reported as ratios against a baseline run side by side.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -68,6 +71,7 @@ fn main() -> std::process::ExitCode {
             Command::User(c) => cmd::user::run(c).await,
             Command::Token(c) => cmd::token::run(c).await,
             Command::Audit(c) => cmd::audit::run(c).await,
+            Command::Bench(c) => cmd::bench::run(c).await,
         }
     });
     match result {

@@ -577,3 +577,28 @@ async fn every_route_has_a_policy_entry() {
         "policy entries for routes that do not exist: {stale:?}"
     );
 }
+
+/// The timing side of never-confirm-nor-deny is measured by `sightline bench ncnd`
+/// (figures in docs/access.md); here it only has to run and report both routes.
+#[test]
+fn the_ncnd_timing_benchmark_runs() {
+    let out = std::process::Command::new(BIN)
+        .args(["bench", "ncnd", "--requests", "20"])
+        .env("SIGHTLINE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    for route in ["`/api/cameras/{id}`", "`/api/cameras/{id}/export.mp4`"] {
+        let row = table
+            .lines()
+            .find(|l| l.contains(route))
+            .unwrap_or_else(|| panic!("{table}"));
+        let ratio: f64 = row.split('|').nth(4).unwrap().trim().parse().unwrap();
+        assert!(ratio > 0.0, "{row}");
+    }
+}

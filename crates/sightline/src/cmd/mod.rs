@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what the offline administration commands share.
 
 pub mod audit;
+pub mod bench;
 pub mod camera;
 pub mod demo;
 pub mod export;
