@@ -301,35 +301,39 @@ async fn api_tokens_can_be_revoked() {
     );
 }
 
+/// Starts `sightline serve` and returns it with what it printed up to "listening".
+fn serve_printing(data: &std::path::Path, port: u16, extra: &[&str]) -> (Proc, Vec<String>) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--data", data.to_str().unwrap()])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut printed = vec![];
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with("Sightline listening");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    (Proc(child), printed)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_first_start_prints_a_one_time_secret_that_must_be_changed() {
     let dir = TempDir::new("auth-bootstrap");
     let data = dir.path("data");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut secret = None;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(s) = line.trim().strip_prefix("bootstrap-secret: ") {
-            secret = Some(s.to_owned());
-        }
-        if line.starts_with("Sightline listening") {
-            break;
-        }
-    }
-    let _proc = Proc(child);
+    let (_proc, printed) = serve_printing(&data, port, &[]);
+    let secret = printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("bootstrap-secret: "))
+        .map(str::to_owned);
     let secret = secret.expect("a bootstrap secret on the first start");
     let http = reqwest::Client::new();
     let resp = http
@@ -559,28 +563,14 @@ async fn https_with_a_secure_cookie_and_the_cli_trusting_a_private_ca() {
 
     let data = dir.path("data");
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let listening = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map(Result::unwrap)
-        .find(|l| l.starts_with("Sightline listening"))
-        .unwrap();
-    let _proc = Proc(child);
+    let tls = [
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    let (_proc, printed) = serve_printing(&data, port, &tls);
+    let listening = printed.last().unwrap();
     let base = format!("https://127.0.0.1:{port}");
     assert!(listening.ends_with(&base), "{listening}");
     let token = add_user_with_token(&data, "tls-viewer", "supervisor", "force", &[]);
