@@ -12,7 +12,7 @@
 //! `sightline user add`) still form one chain.
 //!
 //! Each entry carries its target's sensitivity label at the time of writing; a reader
-//! sees only entries their clearance covers ([`crate::visibility::VISIBLE_ENTRY`]).
+//! sees only entries their clearance covers (one SQL predicate in `visibility`).
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};

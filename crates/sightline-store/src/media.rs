@@ -111,7 +111,7 @@ impl Media {
     }
 }
 
-/// A segment being appended to. Bytes count as stored only after [`SegmentFile::sync`].
+/// A segment being appended to. Bytes count as stored only after [`SegmentFile::append_synced`] returns.
 pub struct SegmentFile {
     file: File,
     path: PathBuf,

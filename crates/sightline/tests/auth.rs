@@ -396,6 +396,35 @@ async fn the_first_start_prints_a_one_time_secret_that_must_be_changed() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
+
+    // Provisioned offline before the first start: no secret is made or printed.
+    let provisioned = dir.path("provisioned");
+    offline(
+        &provisioned,
+        &[
+            "user",
+            "add",
+            "--name",
+            "ops",
+            "--role",
+            "administrator",
+            "--password-stdin",
+        ],
+        TEST_PASSWORD,
+    );
+    let (_proc, printed) = serve_printing(&provisioned, free_port(), &[]);
+    assert!(
+        !printed.iter().any(|l| l.contains("bootstrap-secret")),
+        "{printed:?}"
+    );
+    // And commands that only read refuse a directory that holds no data.
+    let out = Command::new(BIN)
+        .args(["token", "list", "--data"])
+        .arg(dir.path("typo"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no Sightline data"));
 }
 
 /// Ten entries written through the store, in a fresh data directory.

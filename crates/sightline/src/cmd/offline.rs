@@ -29,10 +29,17 @@ impl DataArg {
     pub async fn open(&self) -> anyhow::Result<Store> {
         anyhow::ensure!(
             self.data.join("sightline.db").exists(),
-            "no Sightline data in {} (start `sightline serve --data {}` once, or check --data)",
+            "no Sightline data in {} (create the first account with `sightline user add`, \
+             or start `sightline serve --data {}`, or check --data)",
             self.data.display(),
             self.data.display()
         );
+        self.open_or_create().await
+    }
+
+    /// Opens the store, creating it if needed: for provisioning the first account
+    /// before the first start, which then prints no one-time secret.
+    pub async fn open_or_create(&self) -> anyhow::Result<Store> {
         Store::open(&self.data)
             .await
             .with_context(|| format!("opening the store in {}", self.data.display()))

@@ -8,7 +8,8 @@ use super::offline::{audit, read_stdin_secret, DataArg};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum UserCommand {
-    /// Create an account.
+    /// Create an account (creating the data directory if needed, so that automation can
+    /// provision the first administrator before the first start).
     Add {
         #[command(flatten)]
         data: DataArg,
@@ -62,7 +63,7 @@ pub async fn run(command: UserCommand) -> anyhow::Result<()> {
             temporary,
         } => {
             let password = read_stdin_secret("password")?;
-            let store = data.open().await?;
+            let store = data.open_or_create().await?;
             let user = store
                 .add_user(NewUser {
                     name,
