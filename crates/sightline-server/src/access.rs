@@ -454,3 +454,77 @@ fn finish_record(record: &mut AuditRecord, response: &Response) {
         }
     }
 }
+
+/// Adds to the OpenAPI description how to sign in (bearer token or session cookie) and,
+/// for every route, who may call it, read from [`ROUTES`] so the two cannot disagree.
+pub(crate) struct DescribeAccess;
+
+impl utoipa::Modify for DescribeAccess {
+    fn modify(&self, spec: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+        };
+        let components = spec.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(auth::COOKIE))),
+        );
+        let signed_in = vec![
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+            SecurityRequirement::new("session", Vec::<String>::new()),
+        ];
+        spec.security = Some(signed_in);
+        for rule in ROUTES {
+            let Some(item) = spec.paths.paths.get_mut(rule.path) else {
+                continue;
+            };
+            let operation = match rule.method {
+                Method::GET => &mut item.get,
+                Method::POST => &mut item.post,
+                Method::PATCH => &mut item.patch,
+                Method::DELETE => &mut item.delete,
+                Method::PUT => &mut item.put,
+                _ => continue,
+            };
+            let Some(operation) = operation.as_mut() else {
+                continue;
+            };
+            if rule.access == Access::Public {
+                operation.security = Some(vec![SecurityRequirement::default()]);
+            }
+            let who = describe(rule.access);
+            operation.description = Some(match operation.description.take() {
+                Some(d) => format!("{d}\n\nAccess: {who}"),
+                None => format!("Access: {who}"),
+            });
+        }
+    }
+}
+
+/// Who may call a route, in words.
+fn describe(access: Access) -> String {
+    let roles = |action: Action| {
+        sightline_core::Role::ALL
+            .iter()
+            .filter(|r| r.allows(action))
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match access {
+        Access::Public => "anyone, signed in or not.".into(),
+        Access::Session => "any signed-in user, even one who must change their password.".into(),
+        Access::Any => "any signed-in user.".into(),
+        Access::Do(a) => format!("{} ({}).", roles(a), a.as_str()),
+        Access::Camera(a) => format!(
+            "{} ({}), on cameras their organisation owns or has been granted; a camera the \
+             caller may not know of gets exactly the 404 of one that does not exist.",
+            roles(a),
+            a.as_str()
+        ),
+    }
+}

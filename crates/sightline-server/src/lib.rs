@@ -55,19 +55,23 @@ struct ApiDoc;
 
 /// The OpenAPI description of every route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    routes().1
 }
 
-fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The routes, and their description completed with who may call each.
+fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::routes())
         .merge(api::routes())
         .merge(metrics::routes())
+        .split_for_parts();
+    utoipa::Modify::modify(&access::DescribeAccess, &mut spec);
+    (router, spec)
 }
 
 /// The application's routes, each behind the access guard.
 pub fn router(state: AppState) -> Router {
-    let (router, spec) = routes().split_for_parts();
+    let (router, spec) = routes();
     let spec = Arc::new(spec);
     router
         .route(

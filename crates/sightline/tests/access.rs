@@ -576,6 +576,23 @@ async fn every_route_has_a_policy_entry() {
         stale.is_empty(),
         "policy entries for routes that do not exist: {stale:?}"
     );
+
+    // The description says how to sign in and, per route, who may call it.
+    let schemes = &spec["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["session"]["name"], "sightline_session");
+    let export = &spec["paths"]["/api/cameras/{id}/export.mp4"]["get"];
+    let text = export["description"].as_str().unwrap();
+    assert!(
+        text.contains("Access: supervisor, evidence-officer, disclosure-officer (export)"),
+        "{text}"
+    );
+    let login = &spec["paths"]["/api/session"]["post"];
+    assert_eq!(
+        login["security"],
+        serde_json::json!([{}]),
+        "signing in needs no credentials"
+    );
 }
 
 /// The timing side of never-confirm-nor-deny is measured by `sightline bench ncnd`
