@@ -201,8 +201,14 @@ pub const ROUTES: &[RouteRule] = &[
     ),
 ];
 
-/// The rule for a request, by method and declared route.
+/// The rule for a request, by method and declared route. HEAD follows GET's rule
+/// (the router answers HEAD with the GET handler).
 pub fn rule_for(method: &Method, path: &str) -> Option<&'static RouteRule> {
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
     ROUTES.iter().find(|r| r.method == method && r.path == path)
 }
 
@@ -238,6 +244,8 @@ pub struct AuditNote {
     pub actor: Option<String>,
     pub target: Option<String>,
     pub camera: Option<(CameraId, Sensitivity)>,
+    /// A stricter label for the entry than its camera's (e.g. a user's clearance).
+    pub label: Option<Sensitivity>,
     pub detail: Option<String>,
 }
 
@@ -284,12 +292,24 @@ pub fn no_such_camera() -> ApiError {
 }
 
 /// The route layer: authenticate, decide, run the handler, audit.
+///
+/// The work runs in its own task, so a client that disconnects cannot cancel it between
+/// the action and its audit entry. If the entry cannot be written, the answer is a 500
+/// and no data is served: nothing happens off the record.
 pub async fn guard(
     State(state): State<AppState>,
     params: RawPathParams,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
+    let task = tokio::spawn(guarded(state, params, req, next));
+    task.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "request task failed");
+        ApiError::internal("the request failed").into_response()
+    })
+}
+
+async fn guarded(state: AppState, params: RawPathParams, mut req: Request, next: Next) -> Response {
     let source = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -321,17 +341,21 @@ pub async fn guard(
         Ok(()) => next.run(req).await,
         Err(refusal) => refusal.into_response(),
     };
+    if !rule.audit.is_empty() {
+        finish_record(&mut record, &response);
+        if let Err(e) = state.store.audit(&record).await {
+            tracing::error!(error = %e, action = rule.audit, "could not write the audit entry");
+            response = ApiError::internal(
+                "the audit trail could not be written, so the answer is withheld",
+            )
+            .into_response();
+        }
+    }
     // Nothing behind the gate belongs in a shared or browser cache.
     response
         .headers_mut()
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
-    if !rule.audit.is_empty() {
-        finish_record(&mut record, &response);
-        if let Err(e) = state.store.audit(&record).await {
-            tracing::error!(error = %e, action = rule.audit, "could not write the audit entry");
-        }
-    }
     response
 }
 
@@ -345,9 +369,12 @@ async fn admit(
     req: &mut Request,
     record: &mut AuditRecord,
 ) -> Result<(), Response> {
-    let authenticated = auth::authenticate(state, req.headers(), req.method())
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let authenticated = match auth::authenticate(state, req.headers(), req.method()).await {
+        Ok(a) => a,
+        // A stale cookie or token must not stand in the way of signing in again.
+        Err(_) if rule.access == Access::Public => Authenticated::No,
+        Err(refusal) => return Err(auth::refusal(refusal, req.headers())),
+    };
     let caller = match authenticated {
         Authenticated::Yes {
             principal,
@@ -412,11 +439,14 @@ async fn decide(
                 Err(sightline_store::StoreError::NoSuchCamera(_)) => None,
                 Err(e) => return Err(e.into()),
             };
+            // Once the caller may know of the camera, the entry carries its label, whether
+            // the action is then allowed or refused: a refusal names a real camera.
+            if let Some(c) = &camera {
+                record.sensitivity = c.sensitivity;
+            }
             let label = camera.as_ref().map(Camera::label);
             refuse(caller.principal.decide_on(action, label.as_ref()))?;
-            let camera = camera.expect("allowed only for a camera that exists");
-            record.sensitivity = camera.sensitivity;
-            Ok(Some(camera))
+            Ok(camera)
         }
     }
 }
@@ -440,10 +470,12 @@ fn finish_record(record: &mut AuditRecord, response: &Response) {
         if let Some(target) = &note.target {
             record.target.clone_from(target);
         }
-        if let Some((id, label)) = note.camera {
+        if let Some((id, _)) = note.camera {
             record.camera = Some(id);
             record.target = format!("camera:{id}");
-            // The stricter of the label before and after the action.
+        }
+        // The stricter of the labels before and after the action.
+        for label in note.camera.map(|(_, l)| l).into_iter().chain(note.label) {
             record.sensitivity = Sensitivity {
                 classification: record.sensitivity.classification.max(label.classification),
                 covert: record.sensitivity.covert || label.covert,

@@ -37,7 +37,8 @@ pub struct AuthConfig {
     /// No session lasts longer than this many seconds (a twelve-hour shift by default).
     pub session_max_seconds: u64,
     /// Failed sign-ins per user name (and ten times as many per address) after which
-    /// each further attempt must wait, doubling from one second.
+    /// each further attempt must wait, doubling from one second. Also applies to
+    /// guesses of the current password when changing it.
     pub free_login_failures: u32,
     /// The longest wait the throttle imposes, in seconds.
     pub max_login_delay_seconds: u64,
@@ -66,28 +67,66 @@ pub struct LoginThrottle {
 
 impl LoginThrottle {
     /// How long the caller must still wait, if any, before another attempt for `key`.
-    fn wait(&self, key: &str, free: u32, max: Duration) -> Option<Duration> {
-        let failures = self.failures.lock().expect("throttle lock");
+    fn wait(
+        failures: &HashMap<String, (u32, Instant)>,
+        key: &str,
+        free: u32,
+        max: Duration,
+    ) -> Option<Duration> {
         let (count, last) = *failures.get(key)?;
         let over = count.checked_sub(free)?;
         let delay = Duration::from_secs(1u64 << over.min(20)).min(max);
         delay.checked_sub(last.elapsed()).filter(|d| !d.is_zero())
     }
 
-    fn record_failure(&self, key: &str, window: Duration) {
+    /// Reserves one attempt for every `(key, free failures)`: refused with the wait if any
+    /// key is throttled; otherwise counted as a failure at once, until [`Self::succeeded`]
+    /// says otherwise. Checking and counting under one lock means parallel attempts
+    /// cannot all slip through the same opening.
+    fn reserve(&self, keys: &[(&str, u32)], max: Duration) -> Result<(), Duration> {
         let mut failures = self.failures.lock().expect("throttle lock");
-        // Forget failures old enough, so the map does not grow without bound.
+        // Forget failures old enough, so the map does not grow without bound. The
+        // window outlasts the longest wait, so waiting it out never resets the count.
+        let window = max * 2 + Duration::from_secs(60);
         failures.retain(|_, (_, last)| last.elapsed() < window);
-        let entry = failures
-            .entry(key.to_owned())
-            .or_insert((0, Instant::now()));
-        entry.0 += 1;
-        entry.1 = Instant::now();
+        if let Some(wait) = keys
+            .iter()
+            .filter_map(|(key, free)| Self::wait(&failures, key, *free, max))
+            .max()
+        {
+            return Err(wait);
+        }
+        for (key, _) in keys {
+            let entry = failures
+                .entry((*key).to_owned())
+                .or_insert((0, Instant::now()));
+            entry.0 += 1;
+            entry.1 = Instant::now();
+        }
+        Ok(())
     }
 
-    fn clear(&self, key: &str) {
-        self.failures.lock().expect("throttle lock").remove(key);
+    /// The attempt reserved for these keys succeeded: the user's count starts again, and
+    /// the address gets back the attempt it was charged.
+    fn succeeded(&self, user_key: &str, other_keys: &[&str]) {
+        let mut failures = self.failures.lock().expect("throttle lock");
+        failures.remove(user_key);
+        for key in other_keys {
+            if let Some(entry) = failures.get_mut(*key) {
+                entry.0 = entry.0.saturating_sub(1);
+            }
+        }
     }
+}
+
+/// 429 with `Retry-After`.
+fn throttled(wait: Duration) -> ApiError {
+    let secs = wait.as_secs().max(1);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("too many failed attempts for this user or address; try again in {secs} s"),
+    )
+    .retry_after(secs)
 }
 
 /// The result of looking at a request's credentials.
@@ -120,6 +159,21 @@ pub fn unauthenticated() -> Response {
     );
     r
 }
+
+/// The answer to credentials that failed: as given, plus an instruction to drop the
+/// session cookie when one was sent (an ended session's cookie is useless, and the
+/// browser cannot remove an HttpOnly cookie by itself).
+pub fn refusal(error: ApiError, headers: &HeaderMap) -> Response {
+    let mut r = error.into_response();
+    if cookie_value(headers, COOKIE).is_some() && r.status() == StatusCode::UNAUTHORIZED {
+        r.headers_mut()
+            .insert(header::SET_COOKIE, HeaderValue::from_static(CLEAR_COOKIE));
+    }
+    r
+}
+
+/// A Set-Cookie value that removes the session cookie.
+const CLEAR_COOKIE: &str = "sightline_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
 
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -257,43 +311,30 @@ async fn sign_in(
 ) -> Result<Response, ApiError> {
     let cfg = &state.auth;
     let max = Duration::from_secs(cfg.max_login_delay_seconds);
-    let window = Duration::from_secs(cfg.max_login_delay_seconds.max(900));
     let name_key = format!("user:{}", creds.username);
     let addr_key = format!("addr:{source}");
-    let wait = [
-        state.throttle.wait(&name_key, cfg.free_login_failures, max),
-        state
-            .throttle
-            .wait(&addr_key, cfg.free_login_failures * 10, max),
-    ]
-    .into_iter()
-    .flatten()
-    .max();
-    if let Some(wait) = wait {
-        let secs = wait.as_secs().max(1);
-        let mut r = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("too many failed sign-ins for this user or address; try again in {secs} s"),
+    state
+        .throttle
+        .reserve(
+            &[
+                (&name_key, cfg.free_login_failures),
+                (&addr_key, cfg.free_login_failures * 10),
+            ],
+            max,
         )
-        .into_response();
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        return Ok(r);
-    }
+        .map_err(throttled)?;
     let Some(user) = state
         .store
         .check_password(&creds.username, &creds.password)
         .await?
     else {
-        state.throttle.record_failure(&name_key, window);
-        state.throttle.record_failure(&addr_key, window);
         tracing::warn!(user = %creds.username, %source, "failed sign-in");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "wrong user name or password",
         ));
     };
-    state.throttle.clear(&name_key);
+    state.throttle.succeeded(&name_key, &[&addr_key]);
     let lifetime = Duration::from_secs(cfg.session_max_seconds);
     let (secret, session) = state.store.open_session(&user, source, lifetime).await?;
     let principal = state.store.principal(&user).await?;
@@ -332,13 +373,8 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Res
         state.store.end_session(session.id).await?;
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&format!(
-            "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
-        ))
-        .expect("ascii"),
-    );
+    r.headers_mut()
+        .insert(header::SET_COOKIE, HeaderValue::from_static(CLEAR_COOKIE));
     Ok(r)
 }
 
@@ -361,6 +397,16 @@ pub async fn change_password(
     Json(change): Json<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     let p = &caller.principal;
+    // Guessing the current password here is throttled like signing in.
+    let name_key = format!("user:{}", p.name);
+    let cfg = &state.auth;
+    state
+        .throttle
+        .reserve(
+            &[(&name_key, cfg.free_login_failures)],
+            Duration::from_secs(cfg.max_login_delay_seconds),
+        )
+        .map_err(throttled)?;
     if state
         .store
         .check_password(&p.name, &change.current_password)
@@ -372,6 +418,7 @@ pub async fn change_password(
             "the current password is wrong",
         ));
     }
+    state.throttle.succeeded(&name_key, &[]);
     if change.new_password == change.current_password {
         return Err(ApiError::bad_request(
             "the new password must differ from the current one",
@@ -400,24 +447,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn throttle_doubles_after_the_free_failures() {
+    fn throttle_doubles_after_the_free_failures_and_waiting_does_not_reset_it() {
         let t = LoginThrottle::default();
         let max = Duration::from_secs(900);
-        let window = Duration::from_secs(900);
-        for _ in 0..2 {
-            t.record_failure("u", window);
+        let keys = [("u", 3), ("addr", 30)];
+        for _ in 0..3 {
+            assert_eq!(t.reserve(&keys, max), Ok(()), "three free attempts");
         }
-        assert_eq!(t.wait("u", 3, max), None, "the third attempt is free");
-        t.record_failure("u", window);
-        let w = t.wait("u", 3, max).expect("throttled after three failures");
+        let w = t
+            .reserve(&keys, max)
+            .expect_err("throttled after three failures");
         assert!(
             w <= Duration::from_secs(1) && w > Duration::from_millis(500),
             "{w:?}"
         );
-        t.record_failure("u", window);
-        assert!(t.wait("u", 3, max).unwrap() > Duration::from_millis(1500));
-        t.clear("u");
-        assert_eq!(t.wait("u", 3, max), None);
+        // A failure after the wait doubles it; a success clears the user's count and
+        // gives the address back its attempt.
+        {
+            let mut f = t.failures.lock().unwrap();
+            f.get_mut("u").unwrap().1 -= Duration::from_secs(2);
+        }
+        assert_eq!(t.reserve(&keys, max), Ok(()));
+        assert!(t.reserve(&keys, max).unwrap_err() > Duration::from_millis(1500));
+        // At the longest wait, waiting it out does not forget the failures.
+        {
+            let mut f = t.failures.lock().unwrap();
+            *f.get_mut("u").unwrap() = (40, Instant::now() - max - Duration::from_secs(1));
+        }
+        assert_eq!(t.reserve(&keys, max), Ok(()));
+        assert!(t.reserve(&keys, max).unwrap_err() > max - Duration::from_secs(5));
+        t.succeeded("u", &["addr"]);
+        assert_eq!(t.failures.lock().unwrap().get("addr").map(|e| e.0), Some(4));
+        assert_eq!(t.reserve(&keys, max), Ok(()));
     }
 
     #[test]

@@ -31,6 +31,15 @@ ALTER TABLE cameras_new RENAME TO cameras;
 CREATE INDEX cameras_name ON cameras(name);
 CREATE INDEX cameras_scope ON cameras(owner_org, camera_group);
 
+-- Ids of cameras everyone may know of (OFFICIAL, overt) come from this counter, so they
+-- run in sequence and are never reused; covert or classified cameras get random ids
+-- above 2^31 (see sightline_store::cameras), leaving no gap that would betray them.
+CREATE TABLE counters (
+    name   TEXT PRIMARY KEY,
+    value  INTEGER NOT NULL CHECK (value >= 0)
+);
+INSERT INTO counters (name, value) SELECT 'overt_camera_id', COALESCE(MAX(id), 0) FROM cameras;
+
 -- People. Passwords are Argon2id PHC strings; nothing else about them is stored.
 CREATE TABLE users (
     id                   INTEGER PRIMARY KEY,
@@ -112,9 +121,12 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 
--- The last entry's seq and hash, written with it: deleting the newest entries shows.
+-- The last entry's seq and hash, written with it: deleting the newest entries shows
+-- unless this row is rewritten too (anchor the head outside: `audit verify --expect-head`).
 CREATE TABLE audit_head (
     one     INTEGER PRIMARY KEY CHECK (one = 1),
     seq     INTEGER NOT NULL,
     sha256  BLOB NOT NULL CHECK (length(sha256) = 32)
 );
+CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;

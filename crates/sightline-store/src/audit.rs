@@ -7,6 +7,10 @@
 //! `audit_head` records the newest entry, so deleting the newest entries shows too.
 //! Triggers refuse UPDATE and DELETE, so only someone bypassing Sightline can try.
 //!
+//! The hash is unkeyed: someone with write access to the database who rewrites every
+//! entry from some point on, and the head, is caught only against a head recorded
+//! elsewhere earlier (an anchor; see [`Store::verify_audit`]).
+//!
 //! Appends take SQLite's write lock for the read-previous-then-insert step
 //! (`BEGIN IMMEDIATE`), so writers in several processes (the server and an offline
 //! `sightline user add`) still form one chain.
@@ -265,16 +269,28 @@ impl Store {
 
     /// Walks the whole chain from the first entry and reports the first that does not
     /// hold: a changed field, a missing or inserted entry, or a missing newest entry.
-    pub async fn verify_audit(&self) -> Result<ChainCheck, StoreError> {
+    /// `anchor` is an entry's (seq, SHA-256) recorded elsewhere earlier: it must still be
+    /// there, unchanged, which catches a chain rewritten wholesale with its head.
+    ///
+    /// It reads one snapshot (a read transaction), so entries appended meanwhile by a
+    /// running server are neither checked nor mistaken for damage.
+    pub async fn verify_audit(
+        &self,
+        anchor: Option<(i64, Vec<u8>)>,
+    ) -> Result<ChainCheck, StoreError> {
         use futures::TryStreamExt;
-        let mut rows = sqlx::query("SELECT * FROM audit ORDER BY seq").fetch(&self.db);
+        let ctx = |e| StoreError::db("reading the audit trail", e);
+        let mut tx = self.db.begin().await.map_err(ctx)?;
+        let head: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, sha256 FROM audit_head WHERE one = 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(ctx)?;
         let mut expected_seq = 1;
         let mut prev = GENESIS.to_vec();
-        while let Some(row) = rows
-            .try_next()
-            .await
-            .map_err(|e| StoreError::db("reading the audit trail", e))?
-        {
+        let mut anchored = None;
+        let mut rows = sqlx::query("SELECT * FROM audit ORDER BY seq").fetch(&mut *tx);
+        while let Some(row) = rows.try_next().await.map_err(ctx)? {
             let e = entry_from_row(&row)?;
             let broken = |reason: String| Ok(ChainCheck::Broken { seq: e.seq, reason });
             if e.seq > expected_seq {
@@ -299,16 +315,33 @@ impl Store {
             if entry_hash(&prev, e.seq, e.at, &e.record) != e.sha256 {
                 return broken(format!("entry {} was modified after it was written", e.seq));
             }
+            if anchor.as_ref().is_some_and(|(seq, _)| *seq == e.seq) {
+                anchored = Some(e.sha256.clone());
+            }
             prev = e.sha256;
             expected_seq += 1;
         }
         drop(rows);
         let entries = expected_seq - 1;
-        let head: Option<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT seq, sha256 FROM audit_head WHERE one = 1")
-                .fetch_optional(&self.db)
-                .await
-                .map_err(|e| StoreError::db("reading the audit head", e))?;
+        if let Some((seq, hash)) = anchor {
+            match anchored {
+                None => {
+                    return Ok(ChainCheck::Broken {
+                        seq,
+                        reason: format!("entry {seq}, the recorded anchor, is missing: the log was cut short"),
+                    })
+                }
+                Some(found) if found != hash => {
+                    return Ok(ChainCheck::Broken {
+                        seq,
+                        reason: format!(
+                            "entry {seq} differs from the recorded anchor: the chain was rewritten up to it"
+                        ),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
         match head {
             None if entries == 0 => Ok(ChainCheck::Intact {
                 entries,

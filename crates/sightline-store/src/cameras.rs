@@ -97,8 +97,9 @@ fn camera_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Camera, StoreError> 
     })
 }
 
-/// Ids of cameras everyone may know of (OFFICIAL, overt) count up from 1 below this;
-/// the others are drawn at random above it, up to 2^53 (safe in JavaScript).
+/// Ids of cameras everyone may know of (OFFICIAL, overt) count up from 1 below this,
+/// never reused; the others are drawn at random above it, up to 2^53 (safe in
+/// JavaScript).
 const SENSITIVE_IDS: i64 = 1 << 31;
 const MAX_ID: i64 = 1 << 53;
 
@@ -112,11 +113,12 @@ async fn new_camera_id(
 ) -> Result<i64, StoreError> {
     let ctx = |e| StoreError::db("choosing a camera id", e);
     if sensitivity == Sensitivity::default() {
-        return sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM cameras WHERE id < ?")
-            .bind(SENSITIVE_IDS)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(ctx);
+        return sqlx::query_scalar(
+            "UPDATE counters SET value = value + 1 WHERE name = 'overt_camera_id' RETURNING value",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(ctx);
     }
     loop {
         let mut bytes = [0u8; 8];

@@ -74,6 +74,8 @@ pub struct Store {
     root: PathBuf,
     /// Serialises this process's audit appends (other processes wait on SQLite's lock).
     audit_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Bounds concurrent password hashing (see `users`).
+    password_work: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Store {
@@ -106,6 +108,9 @@ impl Store {
             sealer,
             root: data_dir.to_owned(),
             audit_lock: Default::default(),
+            password_work: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         })
     }
 

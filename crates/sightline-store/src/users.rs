@@ -116,11 +116,20 @@ fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
     })
 }
 
-/// Runs a CPU-heavy password operation off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f)
-        .await
-        .expect("password hashing does not panic")
+impl Store {
+    /// Runs a CPU- and memory-heavy password operation (Argon2id: 19 MiB each) off the
+    /// async threads, at most one per core at a time, so a flood of sign-ins queues
+    /// instead of exhausting memory.
+    async fn password_work<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let _permit = self
+            .password_work
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        tokio::task::spawn_blocking(f)
+            .await
+            .expect("password hashing does not panic")
+    }
 }
 
 impl Store {
@@ -130,7 +139,7 @@ impl Store {
         validate_slug("organisation", &new.org).map_err(|e| StoreError::Invalid(e.to_string()))?;
         check_password_strength(&new.password)?;
         let password = new.password.clone();
-        let hash = blocking(move || hash_password(&password)).await?;
+        let hash = self.password_work(move || hash_password(&password)).await?;
         let now = Timestamp::now().micros();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (name, org, role, clearance, covert_cleared, password_hash,
@@ -244,7 +253,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         check_password_strength(password)?;
         let password = password.to_owned();
-        let hash = blocking(move || hash_password(&password)).await?;
+        let hash = self.password_work(move || hash_password(&password)).await?;
         sqlx::query(
             "UPDATE users SET password_hash = ?, must_change_password = ?, updated_us = ? WHERE id = ?",
         )
@@ -275,7 +284,9 @@ impl Store {
             .as_ref()
             .map_or_else(|| decoy_hash().to_owned(), |(_, h, _)| h.clone());
         let password = password.to_owned();
-        let matches = blocking(move || verify_password(&hash, &password)).await;
+        let matches = self
+            .password_work(move || verify_password(&hash, &password))
+            .await;
         match row {
             Some((id, _, false)) if matches => Ok(Some(self.user_by_id(id).await?)),
             _ => Ok(None),
@@ -474,6 +485,19 @@ impl Store {
                 revoked: r.get::<Option<i64>, _>("revoked_us").map(Timestamp),
             })
             .collect())
+    }
+
+    /// Revokes every live token of a user; returns how many.
+    pub async fn revoke_tokens_of(&self, user_id: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_us = ? WHERE user_id = ? AND revoked_us IS NULL",
+        )
+        .bind(Timestamp::now().micros())
+        .bind(user_id)
+        .execute(&self.db)
+        .await
+        .map_err(|e| StoreError::db(format!("revoking the tokens of user {user_id}"), e))?;
+        Ok(done.rows_affected())
     }
 
     /// Revokes a token at once; its next use is refused.

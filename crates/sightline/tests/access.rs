@@ -530,6 +530,36 @@ async fn the_policy_holds_on_every_route_for_every_role() {
             );
         }
     }
+    // A refusal on a camera the caller may know of names a real camera, so its entry
+    // carries the camera's label: an uncleared auditor does not see it. Nor do they see
+    // a cleared auditor's query about that camera.
+    let insider = add_user_with_token(&data, "covert-operator", "operator", ORG, &full);
+    let covert = world.cameras[&Kind::Covert];
+    let export = format!("/api/cameras/{covert}/export.mp4?{}", world.window);
+    let resp = world.send(&insider, Method::GET, &export, None).await;
+    assert_eq!(resp.status(), 403);
+    let resp = world
+        .send(
+            world.token("full-auditor"),
+            Method::GET,
+            &format!("/api/audit?camera={covert}"),
+            None,
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let cleared_view = audit_as(&world, "full-auditor", "user=covert-operator").await;
+    assert!(cleared_view.iter().any(|e| e["outcome"] == "denied"));
+    assert_eq!(
+        audit_as(&world, &auditor_name, "user=covert-operator").await,
+        Vec::<Value>::new()
+    );
+    let leaked: Vec<Value> = audit_as(&world, &auditor_name, "user=full-auditor")
+        .await
+        .into_iter()
+        .filter(|e| e.to_string().contains(&covert.to_string()))
+        .collect();
+    assert!(leaked.is_empty(), "{leaked:?}");
+
     // The same for the audit trail filtered by camera.
     let mut answers = vec![];
     for id in [world.cameras[&Kind::Covert], NEVER_EXISTED] {

@@ -136,7 +136,23 @@ async fn cookie_sessions_need_the_csrf_token_and_end_on_sign_out() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 204);
-    assert_eq!(list_with_cookie(&server, &cookie).await, 401);
+    let resp = with_cookie(&server, Method::GET, "/api/cameras", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    // The browser is told to drop the dead cookie, and it does not stand in the way of
+    // signing in again.
+    assert!(resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let resp = with_cookie(&server, Method::POST, "/api/session", &cookie)
+        .json(&json!({ "username": "test-viewer", "password": TEST_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
 
     // An administrator ends someone's sessions.
     let (cookie, _) = sign_in(&server, "test-viewer", TEST_PASSWORD).await;
@@ -183,8 +199,15 @@ async fn a_brute_force_is_slowed_and_logged() {
                 .unwrap()
         }
     };
-    let mut statuses = vec![];
-    for n in 0..50 {
+    // Half the guesses at once (parallel requests must not share one opening), the
+    // rest one by one.
+    let burst = (0..25).map(|n| attempt(format!("wrong guess {n:04}")));
+    let mut statuses: Vec<StatusCode> = futures::future::join_all(burst)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    for n in 25..50 {
         statuses.push(attempt(format!("wrong guess {n:04}")).await.status());
     }
     let rejected = statuses
@@ -462,10 +485,11 @@ async fn tamper(data: &std::path::Path, statements: &[&str]) -> Result<(), sqlx:
     db.close().await
 }
 
-fn verify(data: &std::path::Path) -> (bool, String) {
+fn verify(data: &std::path::Path, extra: &[&str]) -> (bool, String) {
     let out = Command::new(BIN)
         .args(["audit", "verify", "--data"])
         .arg(data)
+        .args(extra)
         .output()
         .unwrap();
     (
@@ -478,7 +502,7 @@ fn verify(data: &std::path::Path) -> (bool, String) {
 async fn audit_verify_names_the_entry_that_was_changed_deleted_or_inserted() {
     let dir = TempDir::new("audit-chain");
     let data = trail_of_ten(&dir, "intact").await;
-    let (ok, out) = verify(&data);
+    let (ok, out) = verify(&data, &[]);
     assert!(ok && out.contains("intact: 10 entries"), "{out}");
 
     // Sightline itself refuses to change or delete entries.
@@ -516,13 +540,46 @@ async fn audit_verify_names_the_entry_that_was_changed_deleted_or_inserted() {
     for (what, statements, names) in cases {
         let data = trail_of_ten(&dir, what).await;
         tamper(&data, &statements).await.unwrap();
-        let (ok, out) = verify(&data);
+        let (ok, out) = verify(&data, &[]);
         assert!(!ok, "{what}: verify passed:\n{out}");
         assert!(
             out.contains(&format!("broken at {names}")),
             "{what}: expected the report to name {names}:\n{out}"
         );
     }
+
+    // Cut short with the head rewritten to match: the chain alone still looks whole,
+    // but not against an anchor recorded earlier.
+    let data = trail_of_ten(&dir, "truncated").await;
+    let (ok, out) = verify(&data, &[]);
+    assert!(ok);
+    let anchor = out.lines().last().unwrap().trim().to_owned();
+    assert!(
+        anchor.starts_with("10:") && anchor.len() == 3 + 64,
+        "{anchor}"
+    );
+    assert!(verify(&data, &["--expect-head", &anchor]).0);
+    tamper(
+        &data,
+        &[
+            unlock_delete,
+            "DELETE FROM audit WHERE seq > 8",
+            "UPDATE audit_head SET seq = 8, sha256 = (SELECT sha256 FROM audit WHERE seq = 8)",
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(
+        verify(&data, &[]).0,
+        "without an anchor the rewrite is consistent"
+    );
+    let (ok, out) = verify(&data, &["--expect-head", &anchor]);
+    assert!(
+        !ok && out.contains("broken at entry 10") && out.contains("anchor"),
+        "{out}"
+    );
+    let (ok, out) = verify(&data, &["--expect-head", "10:abc"]);
+    assert!(!ok && out.contains("SEQ:SHA256"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -646,4 +703,94 @@ async fn https_with_a_secure_cookie_and_the_cli_trusting_a_private_ca() {
         !untrusted.status.success(),
         "an unknown certificate must not be trusted"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn administrators_manage_neither_auditors_nor_themselves_nor_anyone_above_them() {
+    let dir = TempDir::new("auth-duties");
+    let data = dir.path("data");
+    let server = Server::start(&data).await;
+    let admin = add_user_with_token(&data, "plain-admin", "administrator", "force", &[]);
+    let operator = add_user_with_token(&data, "plain-operator", "operator", "force", &[]);
+    add_user_with_token(&data, "an-auditor", "auditor", "force", &[]);
+    let send = |method: Method, path: &str, body: Value| {
+        server.request(method, path, &admin).json(&body).send()
+    };
+    let new_auditor = json!({ "name": "inside-man", "role": "auditor", "password": TEST_PASSWORD });
+    let resp = send(Method::POST, "/api/users", new_auditor).await.unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(resp.text().await.unwrap().contains("offline"));
+    for (path, body) in [
+        (
+            "/api/users/an-auditor",
+            json!({ "password": TEST_PASSWORD }),
+        ),
+        ("/api/users/plain-operator", json!({ "role": "auditor" })),
+        ("/api/users/plain-admin", json!({ "role": "supervisor" })),
+    ] {
+        let resp = send(Method::PATCH, path, body).await.unwrap();
+        assert_eq!(resp.status(), 403, "PATCH {path}");
+    }
+
+    // Accounts cleared above the administrator do not exist for them.
+    let listed: Vec<Value> = server
+        .get_as(&admin, "/api/users")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed.iter().map(|u| u["name"].as_str().unwrap()).collect();
+    assert!(
+        !names.contains(&"test-viewer"),
+        "a covert-cleared account was listed: {names:?}"
+    );
+    assert!(names.contains(&"plain-operator"));
+    for name in ["test-viewer", "nobody-at-all"] {
+        let resp = send(
+            Method::PATCH,
+            &format!("/api/users/{name}"),
+            json!({ "disabled": true }),
+        )
+        .await
+        .unwrap();
+        assert_eq!(resp.status(), 404);
+        assert_eq!(
+            resp.text().await.unwrap(),
+            format!("{{\"error\":\"no user named \\\"{name}\\\"\"}}")
+        );
+    }
+
+    // A refused change writes nothing: a weak password keeps the role as it was.
+    let resp = send(
+        Method::PATCH,
+        "/api/users/plain-operator",
+        json!({ "role": "supervisor", "password": "short" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 400);
+    let operator_now = listed_user(&server, &admin, "plain-operator").await;
+    assert_eq!(operator_now["role"], "operator");
+
+    // A password reset ends sessions and revokes tokens at once.
+    assert_eq!(server.get_as(&operator, "/api/cameras").await.status(), 200);
+    let resp = send(
+        Method::PATCH,
+        "/api/users/plain-operator",
+        json!({ "password": "a temporary one 42" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(server.get_as(&operator, "/api/cameras").await.status(), 401);
+}
+
+async fn listed_user(server: &Server, token: &str, name: &str) -> Value {
+    let listed: Vec<Value> = server
+        .get_as(token, "/api/users")
+        .await
+        .json()
+        .await
+        .unwrap();
+    listed.into_iter().find(|u| u["name"] == name).unwrap()
 }

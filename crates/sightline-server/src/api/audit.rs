@@ -14,7 +14,7 @@ use sightline_core::{CameraId, Clearance, Timestamp};
 use sightline_store::audit::{AuditEntry, AuditQuery};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::access::{no_such_camera, Caller};
+use crate::access::{no_such_camera, AuditNote, Caller};
 use crate::{ApiError, AppState};
 
 /// Filters; all optional.
@@ -62,17 +62,23 @@ fn view(e: AuditEntry, show_seq: bool) -> AuditEntryView {
     }
 }
 
+/// The entries, and the audit note for this query: a query about a camera is labelled
+/// like that camera, since its answer confirms the camera exists.
 async fn entries(
     state: &AppState,
     caller: &Caller,
     filter: AuditFilter,
-) -> Result<Vec<AuditEntryView>, ApiError> {
+) -> Result<(Vec<AuditEntryView>, AuditNote), ApiError> {
     let visible = caller.visibility();
+    let mut note = AuditNote::default();
     if let Some(id) = filter.camera {
         // The same lookup, and the same answer, for a missing and a hidden camera.
-        if state.store.camera(&visible, CameraId(id)).await.is_err() {
-            return Err(no_such_camera());
-        }
+        let camera = state
+            .store
+            .camera(&visible, CameraId(id))
+            .await
+            .map_err(|_| no_such_camera())?;
+        note.camera = Some((camera.id, camera.sensitivity));
     }
     let time = |name: &str, v: Option<String>| {
         v.map(|v| {
@@ -89,13 +95,14 @@ async fn entries(
         limit: filter.limit,
     };
     let show_seq = caller.principal.clearance == Clearance::FULL;
-    Ok(state
+    let rows = state
         .store
         .audit_entries(&visible, &query)
         .await?
         .into_iter()
         .map(|e| view(e, show_seq))
-        .collect())
+        .collect();
+    Ok((rows, note))
 }
 
 /// Audit entries, newest first.
@@ -105,8 +112,9 @@ pub async fn query(
     State(state): State<AppState>,
     caller: Caller,
     Query(filter): Query<AuditFilter>,
-) -> Result<Json<Vec<AuditEntryView>>, ApiError> {
-    Ok(Json(entries(&state, &caller, filter).await?))
+) -> Result<Response, ApiError> {
+    let (rows, note) = entries(&state, &caller, filter).await?;
+    Ok(note.attach(Json(rows).into_response()))
 }
 
 /// Audit entries as CSV (RFC 4180), newest first.
@@ -117,7 +125,7 @@ pub async fn export_csv(
     caller: Caller,
     Query(filter): Query<AuditFilter>,
 ) -> Result<Response, ApiError> {
-    let rows = entries(&state, &caller, filter).await?;
+    let (rows, note) = entries(&state, &caller, filter).await?;
     let mut out = String::from("seq,at,actor,source,action,target,outcome,detail\r\n");
     for r in rows {
         let fields = [
@@ -144,7 +152,7 @@ pub async fn export_csv(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"sightline-audit.csv\""),
     );
-    Ok(response)
+    Ok(note.attach(response))
 }
 
 /// Quotes a CSV field when it needs it; a leading `=+-@` is prefixed with `'` so a

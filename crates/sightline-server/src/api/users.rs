@@ -102,29 +102,68 @@ fn within_own_clearance(caller: &Caller, clearance: Clearance) -> Result<(), Api
     }
 }
 
-fn note_user(name: &str, detail: String) -> AuditNote {
-    AuditNote {
-        target: Some(format!("user:{name}")),
-        detail: Some(detail),
-        ..Default::default()
-    }
-}
-
-/// List accounts.
+/// List the accounts you may know of (none cleared above you).
 #[utoipa::path(get, path = "/api/users", tag = "users", responses((status = 200, body = Vec<UserView>), (status = 403)))]
-pub async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<UserView>>, ApiError> {
     Ok(Json(
         state
             .store
             .users()
             .await?
             .into_iter()
+            .filter(|u| {
+                caller.principal.may_label(&clearance_label(u.clearance)) == Decision::Allow
+            })
             .map(UserView::from)
             .collect(),
     ))
 }
+/// Refuses to create or change an auditor account: auditors read the trail of what
+/// administrators do, so those accounts are managed offline (`sightline user ...`) by
+/// whoever holds the data directory, never by an administrator over the API.
+fn not_an_auditor(role: Role) -> Result<(), ApiError> {
+    if role == Role::Auditor {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "auditor accounts are managed offline with `sightline user`, not by administrators",
+        ));
+    }
+    Ok(())
+}
 
-/// Create an account.
+/// An account the caller may not know of (cleared above them) answers like a missing one.
+async fn visible_user(state: &AppState, caller: &Caller, name: &str) -> Result<User, ApiError> {
+    let missing = || ApiError::not_found(format!("no user named {name:?}"));
+    let user = state.store.user(name).await.map_err(|_| missing())?;
+    if caller.principal.may_label(&clearance_label(user.clearance)) != Decision::Allow {
+        return Err(missing());
+    }
+    Ok(user)
+}
+
+/// A clearance as the label of what reveals it: an entry saying someone is cleared for
+/// covert capability is itself only for those cleared for it.
+fn clearance_label(c: Clearance) -> Sensitivity {
+    Sensitivity {
+        classification: c.level,
+        covert: c.covert,
+    }
+}
+
+/// The audit note for a change to an account, labelled with its clearance.
+fn note_user(user: &User, detail: String) -> AuditNote {
+    AuditNote {
+        target: Some(format!("user:{}", user.name)),
+        detail: Some(detail),
+        label: Some(clearance_label(user.clearance)),
+        ..Default::default()
+    }
+}
+
+/// Create an account (not an auditor's: those are made offline).
 #[utoipa::path(post, path = "/api/users", tag = "users", request_body = NewUserRequest,
     responses((status = 201, body = UserView), (status = 400), (status = 403), (status = 409)))]
 pub async fn add_user(
@@ -141,6 +180,7 @@ pub async fn add_user(
         .role
         .parse()
         .map_err(|e: sightline_core::access::AccessError| ApiError::bad_request(e.to_string()))?;
+    not_an_auditor(role)?;
     let user = state
         .store
         .add_user(NewUser {
@@ -153,16 +193,18 @@ pub async fn add_user(
         })
         .await?;
     let note = note_user(
-        &user.name,
+        &user,
         format!(
-            "role={} org={} clearance={}",
-            user.role, user.org, user.clearance.level
+            "role={} org={} clearance={} covert={}",
+            user.role, user.org, user.clearance.level, user.clearance.covert
         ),
     );
     Ok(note.attach((StatusCode::CREATED, Json(UserView::from(user))).into_response()))
 }
 
 /// Change an account: role, org, clearance, disable, reset the password, end sessions.
+/// Disabling, a password reset and ending sessions also revoke the account's API tokens.
+/// Not your own account (use `/api/session/password`), and not an auditor's.
 #[utoipa::path(patch, path = "/api/users/{name}", tag = "users", params(("name" = String, Path)), request_body = UserPatch,
     responses((status = 200, body = UserView), (status = 400), (status = 403), (status = 404)))]
 pub async fn update_user(
@@ -171,25 +213,32 @@ pub async fn update_user(
     Path(name): Path<String>,
     Json(patch): Json<UserPatch>,
 ) -> Result<Response, ApiError> {
-    let current = state.store.user(&name).await?;
-    // An account cleared above the administrator is out of their hands.
-    within_own_clearance(&caller, current.clearance)?;
+    let current = visible_user(&state, &caller, &name).await?;
+    if current.id == caller.principal.user_id {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "administrators do not change their own account; ask another administrator",
+        ));
+    }
+    not_an_auditor(current.role)?;
+    // Everything is checked before anything is written, so a refusal changes nothing.
     let clearance = Clearance {
         level: parse::<Classification>(patch.clearance)?.unwrap_or(current.clearance.level),
         covert: patch.covert_cleared.unwrap_or(current.clearance.covert),
     };
     within_own_clearance(&caller, clearance)?;
+    let role = parse::<Role>(patch.role)?;
+    if let Some(r) = role {
+        not_an_auditor(r)?;
+    }
+    if let Some(password) = &patch.password {
+        sightline_store::credentials::check_password_strength(password)?;
+    }
     let mut changes = vec![];
-    let update = UserUpdate {
-        org: patch.org,
-        role: parse::<Role>(patch.role)?,
-        clearance: Some(clearance),
-        disabled: patch.disabled,
-    };
-    if let Some(r) = update.role {
+    if let Some(r) = role {
         changes.push(format!("role={r}"));
     }
-    if let Some(o) = &update.org {
+    if let Some(o) = &patch.org {
         changes.push(format!("org={o}"));
     }
     if clearance != current.clearance {
@@ -198,9 +247,18 @@ pub async fn update_user(
             clearance.level, clearance.covert
         ));
     }
-    if let Some(d) = update.disabled {
+    if let Some(d) = patch.disabled {
         changes.push(format!("disabled={d}"));
     }
+    let revoke = patch.password.is_some()
+        || patch.end_sessions == Some(true)
+        || patch.disabled == Some(true);
+    let update = UserUpdate {
+        org: patch.org,
+        role,
+        clearance: Some(clearance),
+        disabled: patch.disabled,
+    };
     let user = state.store.update_user(&name, update).await?;
     if let Some(password) = patch.password {
         state
@@ -209,12 +267,18 @@ pub async fn update_user(
             .await?;
         changes.push("password reset".into());
     }
-    if patch.end_sessions == Some(true) {
+    if revoke {
         state.store.end_sessions_of(user.id, None).await?;
-        changes.push("sessions ended".into());
+        let revoked = state.store.revoke_tokens_of(user.id).await?;
+        changes.push(format!("sessions ended, {revoked} token(s) revoked"));
     }
     let user = state.store.user(&name).await?;
-    let note = note_user(&user.name, changes.join(" "));
+    let mut note = note_user(&user, changes.join(" "));
+    // The stricter of the clearance before and after.
+    note.label = Some(Sensitivity {
+        classification: clearance.level.max(current.clearance.level),
+        covert: clearance.covert || current.clearance.covert,
+    });
     Ok(note.attach(Json(UserView::from(user)).into_response()))
 }
 

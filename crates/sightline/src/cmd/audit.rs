@@ -15,6 +15,10 @@ pub enum AuditCommand {
     Verify {
         #[command(flatten)]
         data: DataArg,
+        /// An anchor printed by an earlier verify (SEQ:SHA256), kept somewhere else: it
+        /// must still be in the chain, unchanged.
+        #[arg(long, value_parser = parse_anchor)]
+        expect_head: Option<(i64, Vec<u8>)>,
     },
     /// Read the audit trail from a running server (auditors).
     List {
@@ -40,14 +44,13 @@ pub enum AuditCommand {
 
 pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
     match command {
-        AuditCommand::Verify { data } => {
+        AuditCommand::Verify { data, expect_head } => {
             let store = data.open().await?;
-            match store.verify_audit().await? {
+            match store.verify_audit(expect_head).await? {
                 ChainCheck::Intact { entries, head } => {
-                    println!(
-                        "audit chain intact: {entries} entries, head {}",
-                        hex_prefix(&head)
-                    );
+                    println!("audit chain intact: {entries} entries");
+                    println!("anchor (record it elsewhere; check later with --expect-head):");
+                    println!("{entries}:{}", hex::encode(&head));
                 }
                 ChainCheck::Broken { seq, reason } => {
                     bail!("audit chain broken at entry {seq}: {reason}")
@@ -99,6 +102,14 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn hex_prefix(bytes: &[u8]) -> String {
-    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+/// `SEQ:SHA256`, the hash as 64 hex digits.
+fn parse_anchor(s: &str) -> Result<(i64, Vec<u8>), String> {
+    let bad = || format!("{s:?} is not SEQ:SHA256 (as `audit verify` prints it)");
+    let (seq, hash) = s.split_once(':').ok_or_else(bad)?;
+    let seq: i64 = seq.parse().map_err(|_| bad())?;
+    let hash = hex::decode(hash).map_err(|_| bad())?;
+    if hash.len() != 32 {
+        return Err(bad());
+    }
+    Ok((seq, hash))
 }
