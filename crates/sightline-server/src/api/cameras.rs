@@ -229,13 +229,17 @@ pub async fn add(
         new.covert,
     )?;
     let camera = state.store.add_camera(&caller.visibility(), config).await?;
-    state.recorder.sync_camera(camera.id).await?;
     tracing::info!(camera = %camera.id, "camera added");
     let note = camera_note(
         &camera,
         format!("name={:?} owner={}", camera.name, camera.owner_org),
     );
-    Ok(note.attach((StatusCode::CREATED, Json(view(&state, &caller, camera))).into_response()))
+    // The camera is registered whatever the recorder says next: the entry must say so.
+    let answer = match state.recorder.sync_camera(camera.id).await {
+        Ok(()) => (StatusCode::CREATED, Json(view(&state, &caller, camera))).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    };
+    Ok(note.attach(answer))
 }
 
 /// Show one camera with its status.
@@ -280,9 +284,12 @@ pub async fn update(
         .store
         .update_camera(&caller.visibility(), current.id, update)
         .await?;
-    state.recorder.sync_camera(camera.id).await?;
     let note = camera_note(&camera, format!("name={:?}", camera.name));
-    Ok(note.attach(Json(view(&state, &caller, camera)).into_response()))
+    let answer = match state.recorder.sync_camera(camera.id).await {
+        Ok(()) => Json(view(&state, &caller, camera)).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    };
+    Ok(note.attach(answer))
 }
 
 /// Remove a camera and delete its recordings (refused while any is held as evidence).
