@@ -2,8 +2,8 @@
 //!
 //! Access control lives in this crate's queries: camera reads take the asker's
 //! `Visibility` and filter with one SQL predicate (`visibility`), so no caller can
-//! forget it. Users, sessions, API tokens and grants are in `users`; the hash-chained
-//! audit trail is in `audit`.
+//! forget it. Accounts are in `users`, sessions and API tokens in `sessions`, shares of
+//! camera groups in `grants`; the hash-chained audit trail is in `audit`.
 //!
 //! The embedded default keeps metadata in SQLite (`<data>/sightline.db`, WAL mode) and
 //! media objects under `<data>/media`. Both sit behind this crate's API so PostgreSQL
@@ -19,9 +19,11 @@ pub mod cameras;
 pub mod credentials;
 mod error;
 pub mod export;
+pub mod grants;
 pub mod media;
 pub mod recordings;
 mod secrets;
+pub mod sessions;
 pub mod users;
 mod visibility;
 

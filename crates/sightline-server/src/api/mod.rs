@@ -3,7 +3,9 @@
 
 mod audit;
 mod cameras;
+mod grants;
 mod recordings;
+mod tokens;
 mod users;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -13,8 +15,10 @@ use crate::AppState;
 
 pub use audit::AuditEntryView;
 pub use cameras::{CameraView, NewCamera, StatusView};
+pub use grants::GrantView;
 pub use recordings::{GapView, RecordingsView, SpanView};
-pub use users::{GrantView, TokenView, UserView};
+pub use tokens::TokenView;
+pub use users::UserView;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -26,8 +30,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::export_csv))
         .routes(routes!(users::list_users, users::add_user))
         .routes(routes!(users::update_user))
-        .routes(routes!(users::list_tokens, users::create_token))
-        .routes(routes!(users::revoke_token))
-        .routes(routes!(users::list_grants, users::put_grant))
-        .routes(routes!(users::remove_grant))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
+        .routes(routes!(grants::list_grants, grants::put_grant))
+        .routes(routes!(grants::remove_grant))
 }
