@@ -98,9 +98,11 @@ impl Store {
         .map_err(|e| StoreError::db("reading a session", e))?;
         let Some(row) = row else { return Ok(None) };
         let id: i64 = row.get("session_id");
-        // Refresh at most every few seconds: one write per request would add nothing.
+        // Refresh at most every few seconds (one write per request would add nothing),
+        // and well within the idle limit however short it is set.
         let last_seen: i64 = row.get("last_seen_us");
-        if now.micros() - last_seen > 5_000_000 {
+        let refresh_after = (idle.as_micros() as i64 / 4).min(5_000_000);
+        if now.micros() - last_seen > refresh_after {
             sqlx::query("UPDATE sessions SET last_seen_us = ? WHERE id = ?")
                 .bind(now.micros())
                 .bind(id)
