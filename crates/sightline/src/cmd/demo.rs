@@ -42,29 +42,32 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for n in 1..=DEMO_CAMERAS {
         let name = format!("Demo camera {n}");
         let url = sim.camera_url(n);
-        let id = match existing.iter().find(|c| c.name == name) {
+        let (action, id) = match existing.iter().find(|c| c.name == name) {
             // The simulator's port may differ from the last demo's: point the camera at it.
             Some(c) => {
-                store
-                    .update_camera(
-                        &everything,
-                        c.id,
-                        CameraUpdate {
-                            url: Some(url),
-                            enabled: Some(true),
-                            ..Default::default()
-                        },
-                    )
-                    .await?
-                    .id
+                let update = CameraUpdate {
+                    url: Some(url.clone()),
+                    enabled: Some(true),
+                    ..Default::default()
+                };
+                let id = store.update_camera(&everything, c.id, update).await?.id;
+                ("camera.update", id)
             }
             None => {
-                store
-                    .add_camera(&everything, CameraConfig::new(name, url))
-                    .await?
-                    .id
+                let config = CameraConfig::new(name, url.clone());
+                (
+                    "camera.add",
+                    store.add_camera(&everything, config).await?.id,
+                )
             }
         };
+        super::offline::audit(
+            store,
+            action,
+            &format!("camera:{id}"),
+            format!("demo setup, {url}"),
+        )
+        .await?;
         running.state.recorder.sync_camera(id).await?;
     }
     let base = format!("http://{}", running.addr);

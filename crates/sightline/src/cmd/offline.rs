@@ -1,4 +1,4 @@
-//! What the offline administration commands (`user`, `token`, `audit verify`) share:
+//! What the local commands (`user`, `token`, `audit verify`, and `demo`'s setup) share:
 //! opening the data directory directly, and auditing what they change.
 //!
 //! They work on the store without a server (the first account must come from
@@ -46,7 +46,8 @@ impl DataArg {
     }
 }
 
-/// Writes an audit entry for an offline change.
+/// Writes an audit entry for a change made by a local command (not through the API).
+/// A target `camera:ID` also files the entry under that camera.
 pub async fn audit(
     store: &Store,
     action: &str,
@@ -60,7 +61,10 @@ pub async fn audit(
             source: "local".into(),
             action: action.into(),
             target: target.into(),
-            camera: None,
+            camera: target
+                .strip_prefix("camera:")
+                .and_then(|id| id.parse().ok())
+                .map(sightline_core::CameraId),
             outcome: Outcome::Ok,
             detail: format!("{detail}; os user {os_user}"),
             sensitivity: Sensitivity::default(),
