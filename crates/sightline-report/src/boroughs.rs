@@ -164,7 +164,10 @@ mod tests {
     fn thirty_three_areas_thirty_two_metropolitan() {
         assert_eq!(all().len(), 33);
         assert_eq!(all().iter().filter(|b| b.metropolitan()).count(), 32);
-        assert_eq!(by_name("kensington-and-chelsea").unwrap().name, "Kensington and Chelsea");
+        assert_eq!(
+            by_name("kensington-and-chelsea").unwrap().name,
+            "Kensington and Chelsea"
+        );
         assert!(!by_name("City of London").unwrap().metropolitan());
     }
 

@@ -17,9 +17,12 @@
 //! * `session` (sans-I/O request handling), `sdp`, `auth`, `rtcp`: the protocol pieces.
 //! * `rtsp_server`: one task per connection, paced writes bounded by a timeout, so a slow or
 //!   dead client never affects the others.
+//! * `estate`: the simulated London estate (owned, partner, temporary and covert cameras,
+//!   body-worn devices), a pure function of a seed.
 
 mod auth;
 mod clip;
+pub mod estate;
 mod prepared;
 mod rtcp;
 mod rtp;
