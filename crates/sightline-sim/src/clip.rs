@@ -129,6 +129,41 @@ pub fn generate(spec: ClipSpec) -> Result<Clip, SimError> {
     })
 }
 
+/// H.264 NAL unit type of filler data, which decoders discard.
+pub const NAL_FILLER: u8 = 12;
+
+/// Pads the clip to about `bitrate_bps` on average (if it is below it) by ending each
+/// non-IDR picture with a filler-data NAL unit: the picture decodes the same, and a
+/// recorder, a network and a disk carry the camera's real load. IDR pictures, already
+/// the largest, are left alone.
+pub fn pad_to_bitrate(clip: &mut Clip, bitrate_bps: u32) {
+    let frames = clip.frames.len() as u64;
+    let target = u64::from(bitrate_bps) / 8 * frames / u64::from(clip.spec.fps);
+    let encoded: u64 = clip
+        .frames
+        .iter()
+        .flat_map(|f| &f.nals)
+        .map(|n| n.len() as u64)
+        .sum();
+    let fillable: Vec<usize> = (0..clip.frames.len())
+        .filter(|i| *i as u32 % clip.spec.fps != 0)
+        .collect();
+    let Some(missing) = target.checked_sub(encoded).filter(|m| *m > 0) else {
+        return;
+    };
+    if fillable.is_empty() {
+        return;
+    }
+    // Header byte, 0xff payload, and the RBSP stop bit: at least two bytes each.
+    let each = (missing / fillable.len() as u64).max(2) as usize;
+    for i in fillable {
+        let mut nal = vec![0xffu8; each];
+        nal[0] = NAL_FILLER;
+        nal[each - 1] = 0x80;
+        clip.frames[i].nals.push(Bytes::from(nal));
+    }
+}
+
 /// The frames of a run of whole seconds, with the parameter sets their encoder used.
 struct Part {
     sps: Bytes,
@@ -366,6 +401,40 @@ fn fill(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn padding_reaches_the_bitrate_with_filler_after_the_picture() {
+        let spec = ClipSpec {
+            width: 160,
+            height: 96,
+            fps: 5,
+            seconds: 2,
+        };
+        let mut clip = generate(spec).unwrap();
+        let bytes = |c: &Clip| -> u64 {
+            c.frames
+                .iter()
+                .flat_map(|f| &f.nals)
+                .map(|n| n.len() as u64)
+                .sum()
+        };
+        let before = bytes(&clip);
+        pad_to_bitrate(&mut clip, 2_000_000);
+        let after = bytes(&clip);
+        // 2 s at 2 Mbit/s is 500,000 bytes; rounding per frame loses under one byte each.
+        assert!(
+            after > before && after.abs_diff(500_000) < 10,
+            "{before} -> {after}"
+        );
+        for (i, f) in clip.frames.iter().enumerate() {
+            let last = nal_type(f.nals.last().unwrap());
+            assert_eq!(last == NAL_FILLER, i % 5 != 0, "frame {i}");
+        }
+        // Never below what was encoded.
+        let mut small = generate(spec).unwrap();
+        pad_to_bitrate(&mut small, 8);
+        assert_eq!(bytes(&small), before);
+    }
 
     #[test]
     fn clip_has_idr_every_second_with_parameter_sets() {

@@ -62,6 +62,23 @@ pub struct SimConfig {
     pub fps: u32,
     /// Length of the generated loop in seconds. Default 4.
     pub clip_seconds: u32,
+    /// Pad the default scene to this many bits per second (filler NAL units, which
+    /// decoders discard), so load tests carry a camera's real bitrate. `None`: as encoded.
+    pub bitrate_bps: Option<u32>,
+    /// Further scenes (picture size and bitrate; same rate and loop length), numbered
+    /// from 1 after the default scene 0.
+    pub extra_scenes: Vec<SceneSpec>,
+    /// The scene each camera streams, by camera index (0-based); cameras past the end of
+    /// the list stream scene 0.
+    pub camera_scenes: Vec<u8>,
+}
+
+/// A picture size and bitrate to generate a scene at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SceneSpec {
+    pub width: u16,
+    pub height: u16,
+    pub bitrate_bps: Option<u32>,
 }
 
 impl Default for SimConfig {
@@ -74,6 +91,9 @@ impl Default for SimConfig {
             height: 360,
             fps: 25,
             clip_seconds: 4,
+            bitrate_bps: None,
+            extra_scenes: Vec::new(),
+            camera_scenes: Vec::new(),
         }
     }
 }
@@ -99,17 +119,32 @@ pub enum SimError {
     },
 }
 
-/// State shared by every connection of one server.
-pub(crate) struct Shared {
+/// One generated picture stream, shared by every camera that shows it.
+pub(crate) struct Scene {
     /// The clip's parameters and parameter sets (its frames are dropped once prepared).
     pub(crate) clip: Clip,
     pub(crate) prepared: PreparedClip,
+}
+
+/// State shared by every connection of one server.
+pub(crate) struct Shared {
+    pub(crate) scenes: Vec<Scene>,
     pub(crate) cameras: Vec<CameraTimeline>,
+    /// Each camera's index into `scenes`.
+    pub(crate) camera_scenes: Vec<u8>,
     pub(crate) auth: Option<Authenticator>,
     /// Frame 0 of every camera was due at this instant.
     pub(crate) epoch: tokio::time::Instant,
     /// The SDP `o=` session id.
     pub(crate) sdp_session_id: u64,
+}
+
+impl Shared {
+    /// The scene camera `camera` (0-based) streams.
+    pub(crate) fn scene(&self, camera: usize) -> &Scene {
+        let index = self.camera_scenes.get(camera).copied().unwrap_or(0);
+        &self.scenes[usize::from(index)]
+    }
 }
 
 /// A running simulator. Dropping it also stops it (without waiting).
@@ -142,6 +177,33 @@ fn validate(c: &SimConfig) -> Result<(), SimError> {
     if !(1..=60).contains(&c.clip_seconds) {
         return invalid("clip_seconds", c.clip_seconds.to_string(), "must be 1..=60");
     }
+    for scene in &c.extra_scenes {
+        if !(16..=3840).contains(&scene.width) || !scene.width.is_multiple_of(2) {
+            return invalid(
+                "extra_scenes.width",
+                scene.width.to_string(),
+                "must be even and 16..=3840",
+            );
+        }
+        if !(16..=2160).contains(&scene.height) || !scene.height.is_multiple_of(2) {
+            return invalid(
+                "extra_scenes.height",
+                scene.height.to_string(),
+                "must be even and 16..=2160",
+            );
+        }
+    }
+    if let Some(&bad) = c
+        .camera_scenes
+        .iter()
+        .find(|s| usize::from(**s) > c.extra_scenes.len())
+    {
+        return invalid(
+            "camera_scenes",
+            bad.to_string(),
+            "names a scene that does not exist",
+        );
+    }
     Ok(())
 }
 
@@ -149,27 +211,41 @@ impl SimServer {
     /// Generates the clip (on a blocking thread), binds `config.listen` and starts serving.
     pub async fn start(config: SimConfig) -> Result<SimServer, SimError> {
         validate(&config)?;
-        let spec = ClipSpec {
+        let default_scene = SceneSpec {
             width: config.width,
             height: config.height,
-            fps: config.fps,
-            seconds: config.clip_seconds,
+            bitrate_bps: config.bitrate_bps,
         };
-        let started = std::time::Instant::now();
-        let (clip, prepared) = tokio::task::spawn_blocking(move || {
-            let mut clip = clip::generate(spec)?;
-            let prepared = PreparedClip::new(&clip);
-            clip.frames = Vec::new();
-            Ok::<_, SimError>((clip, prepared))
-        })
-        .await
-        .map_err(|e| SimError::ClipTask(e.to_string()))??;
-        tracing::info!(
-            elapsed = ?started.elapsed(),
-            frames = prepared.len(),
-            packets = prepared.packets_per_loop(),
-            "generated simulated camera clip"
-        );
+        let mut scenes = Vec::new();
+        for scene in std::iter::once(default_scene).chain(config.extra_scenes.iter().copied()) {
+            let spec = ClipSpec {
+                width: scene.width,
+                height: scene.height,
+                fps: config.fps,
+                seconds: config.clip_seconds,
+            };
+            let started = std::time::Instant::now();
+            let made = tokio::task::spawn_blocking(move || {
+                let mut clip = clip::generate(spec)?;
+                if let Some(bps) = scene.bitrate_bps {
+                    clip::pad_to_bitrate(&mut clip, bps);
+                }
+                let prepared = PreparedClip::new(&clip);
+                clip.frames = Vec::new();
+                Ok::<_, SimError>(Scene { clip, prepared })
+            })
+            .await
+            .map_err(|e| SimError::ClipTask(e.to_string()))??;
+            tracing::info!(
+                elapsed = ?started.elapsed(),
+                width = scene.width,
+                height = scene.height,
+                frames = made.prepared.len(),
+                packets = made.prepared.packets_per_loop(),
+                "generated simulated camera clip"
+            );
+            scenes.push(made);
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| SimError::Bind {
@@ -183,8 +259,8 @@ impl SimServer {
         let mut id = [0u8; 8];
         getrandom::getrandom(&mut id).expect("operating system random source failed");
         let shared = Arc::new(Shared {
-            clip,
-            prepared,
+            scenes,
+            camera_scenes: config.camera_scenes,
             cameras: (0..config.cameras)
                 .map(|_| CameraTimeline::random())
                 .collect(),

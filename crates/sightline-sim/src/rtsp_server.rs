@@ -189,7 +189,7 @@ async fn handle_input(
 }
 
 fn start_playback(shared: &Shared, camera: usize, channel: u8, first_frame: u64) -> Playback {
-    let fps = shared.clip.spec.fps;
+    let fps = shared.scene(camera).clip.spec.fps;
     let start = shared.epoch + due_offset(first_frame, fps);
     let mut frames = interval_at(start, due_offset(1, fps));
     frames.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -216,19 +216,19 @@ async fn send_frame(
 ) -> io::Result<()> {
     let n = p.next_frame;
     let tl = &shared.cameras[p.camera];
-    let fps = shared.clip.spec.fps;
-    let ts = tl.ts_of_frame(n, fps);
+    let scene = shared.scene(p.camera);
+    let ts = tl.ts_of_frame(n, scene.clip.spec.fps);
     out.clear();
-    shared.prepared.render(
+    scene.prepared.render(
         n,
         p.channel,
         tl.ssrc,
-        tl.seq_of_frame(n, &shared.prepared),
+        tl.seq_of_frame(n, &scene.prepared),
         ts,
         out,
     );
     write_bounded(wr, out).await?;
-    let frame = shared.prepared.frame(n);
+    let frame = scene.prepared.frame(n);
     p.packets = p.packets.wrapping_add(frame.rtp_offsets.len() as u32);
     p.octets = p.octets.wrapping_add(frame.payload_octets);
     p.last_sent = Some((Instant::now(), ts));

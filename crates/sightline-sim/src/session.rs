@@ -151,7 +151,7 @@ impl RtspSession {
             }
             Method::Describe => match (camera, req.request_uri()) {
                 (Some(n), Some(uri)) => {
-                    let clip = &self.shared.clip;
+                    let clip = &self.shared.scene(n as usize - 1).clip;
                     let body = sdp::render(&SdpParams {
                         camera: n,
                         session_id: self.shared.sdp_session_id,
@@ -208,10 +208,11 @@ impl RtspSession {
                         .build(Vec::new());
                     return (resp, Action::None);
                 }
-                let fps = self.shared.clip.spec.fps;
+                let scene = self.shared.scene(setup.camera);
+                let fps = scene.clip.spec.fps;
                 let first_frame = first_frame_for_viewer(elapsed, fps, u64::from(fps));
                 let tl = &self.shared.cameras[setup.camera];
-                let seq = tl.seq_of_frame(first_frame, &self.shared.prepared);
+                let seq = tl.seq_of_frame(first_frame, &scene.prepared);
                 let rtptime = tl.ts_of_frame(first_frame, fps);
                 let track_url =
                     format!("{}{TRACK_CONTROL}", base_url(uri, setup.camera as u32 + 1));

@@ -221,3 +221,48 @@ async fn default_clip_generation_is_fast() {
     assert!(took < Duration::from_secs(4), "start took {took:?}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn cameras_stream_their_own_scene_at_its_bitrate_and_it_decodes() {
+    let server = SimServer::start(SimConfig {
+        extra_scenes: vec![sightline_sim::SceneSpec {
+            width: 640,
+            height: 360,
+            bitrate_bps: Some(2_000_000),
+        }],
+        camera_scenes: vec![0, 1],
+        ..config(2)
+    })
+    .await
+    .unwrap();
+    let mut sizes = vec![];
+    for camera in [1, 2] {
+        let playing = play(&server.camera_url(camera), None).await.unwrap();
+        let params = match playing.streams()[0].parameters() {
+            Some(retina::codec::ParametersRef::Video(v)) => v.pixel_dimensions(),
+            other => panic!("no video parameters: {other:?}"),
+        };
+        let mut demuxed = playing.demuxed().unwrap();
+        let mut decoder = openh264::decoder::Decoder::new().unwrap();
+        let (mut frames, mut bytes) = (0u64, 0u64);
+        while frames < 50 {
+            let item = tokio::time::timeout(Duration::from_secs(10), demuxed.next())
+                .await
+                .expect("frames within 10 s")
+                .expect("stream ended early")
+                .expect("stream error");
+            if let CodecItem::VideoFrame(f) = item {
+                assert!(decoder.decode(f.data()).is_ok(), "a padded frame decodes");
+                bytes += f.data().len() as u64;
+                frames += 1;
+            }
+        }
+        sizes.push((params, bytes * 8 * 25 / frames));
+    }
+    assert_eq!(sizes[0].0, (320, 180));
+    assert_eq!(sizes[1].0, (640, 360));
+    // Two seconds at 25 fps: the padded scene averages close to its 2 Mbit/s.
+    let rate = sizes[1].1;
+    assert!((1_800_000..=2_200_000).contains(&rate), "{rate} bit/s");
+    assert!(sizes[0].1 < 1_000_000, "the default scene is not padded");
+}

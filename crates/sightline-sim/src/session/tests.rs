@@ -5,6 +5,7 @@ use crate::auth::Authenticator;
 use crate::clip::{AccessUnit, Clip, ClipSpec};
 use crate::prepared::PreparedClip;
 use crate::timeline::CameraTimeline;
+use crate::Scene;
 use base64::Engine as _;
 use bytes::Bytes;
 use rtsp_types::headers::HeaderName;
@@ -29,8 +30,8 @@ fn shared(auth: Option<Authenticator>) -> Arc<Shared> {
     };
     let prepared = PreparedClip::new(&clip);
     Arc::new(Shared {
-        clip,
-        prepared,
+        scenes: vec![Scene { clip, prepared }],
+        camera_scenes: vec![],
         cameras: vec![
             CameraTimeline {
                 ssrc: 0x1111_1111,
