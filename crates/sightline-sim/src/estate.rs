@@ -305,6 +305,86 @@ impl Estate {
     }
 }
 
+/// How an estate is served by one [`crate::SimServer`]: which simulator camera number
+/// carries each streamed camera's main and sub-stream.
+#[derive(Clone, Debug)]
+pub struct StreamPlan {
+    /// The simulator configuration (scenes and each number's scene), to finish with a
+    /// listen address.
+    pub config: crate::SimConfig,
+    /// `(index into Estate::cameras, main stream number, sub-stream number)`.
+    pub streams: Vec<(usize, u32, u32)>,
+}
+
+/// Scene numbers in a [`StreamPlan`]'s configuration.
+const SUB_SCENE: u8 = 0;
+const HD720_SCENE: u8 = 1;
+const HD1080_SCENE: u8 = 2;
+
+impl Estate {
+    /// Serves every streamed camera as two simulator cameras: its main stream at its
+    /// profile's size and bitrate, and a 640×360 sub-stream at 0.5 Mbit/s.
+    pub fn stream_plan(&self) -> StreamPlan {
+        let mut camera_scenes = Vec::new();
+        let mut streams = Vec::new();
+        for (index, camera) in self.cameras.iter().enumerate() {
+            let Some(profile) = camera.profile else {
+                continue;
+            };
+            let main = camera_scenes.len() as u32 + 1;
+            camera_scenes.push(match profile {
+                Profile::Hd1080 => HD1080_SCENE,
+                Profile::Hd720 => HD720_SCENE,
+            });
+            camera_scenes.push(SUB_SCENE);
+            streams.push((index, main, main + 1));
+        }
+        let config = crate::SimConfig {
+            cameras: camera_scenes.len() as u32,
+            width: 640,
+            height: 360,
+            bitrate_bps: Some(500_000),
+            extra_scenes: vec![
+                crate::SceneSpec {
+                    width: 1280,
+                    height: 720,
+                    bitrate_bps: Some(2_000_000),
+                },
+                crate::SceneSpec {
+                    width: 1920,
+                    height: 1080,
+                    bitrate_bps: Some(4_000_000),
+                },
+            ],
+            camera_scenes,
+            // Two-second loops: distinct enough, and quick to generate at start-up.
+            clip_seconds: 2,
+            ..crate::SimConfig::default()
+        };
+        StreamPlan { config, streams }
+    }
+}
+
+impl Control {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Control::Owned => "owned",
+            Control::Partner => "partner",
+            Control::Temporary => "temporary",
+        }
+    }
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Static => "static",
+            Kind::Ptz => "ptz",
+            Kind::Deployable => "deployable",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,6 +420,22 @@ mod tests {
         assert_eq!(keys.len(), e.cameras.len());
         // The same seed gives the same city.
         assert_eq!(Estate::london(7).cameras, e.cameras);
+    }
+
+    #[test]
+    fn every_streamed_camera_has_a_main_and_a_sub_stream() {
+        let e = Estate::london(7);
+        let plan = e.stream_plan();
+        assert_eq!(plan.streams.len(), e.streamed().count());
+        assert_eq!(plan.config.cameras as usize, 2 * plan.streams.len());
+        for (index, main, sub) in &plan.streams {
+            let scene = |n: u32| plan.config.camera_scenes[n as usize - 1];
+            let want = match e.cameras[*index].profile.unwrap() {
+                Profile::Hd1080 => HD1080_SCENE,
+                Profile::Hd720 => HD720_SCENE,
+            };
+            assert_eq!((scene(*main), scene(*sub)), (want, SUB_SCENE));
+        }
     }
 
     #[test]

@@ -41,6 +41,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::auth::Authenticator;
 use crate::clip::{Clip, ClipSpec};
+pub use crate::estate::{Estate, StreamPlan};
 use crate::prepared::PreparedClip;
 use crate::timeline::CameraTimeline;
 

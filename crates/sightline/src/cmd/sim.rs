@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use sightline_sim::{SimConfig, SimServer};
+use sightline_sim::{Estate, SimConfig, SimServer};
 
 #[derive(clap::Args, Debug)]
 pub struct SimArgs {
@@ -16,6 +16,15 @@ pub struct SimArgs {
     credentials: Option<String>,
     #[arg(long, default_value_t = 25)]
     fps: u32,
+    /// Pad every camera's stream to this many bits per second.
+    #[arg(long)]
+    bitrate: Option<u32>,
+    /// Serve a whole simulated estate instead of --cameras (`london`).
+    #[arg(long, value_parser = ["london"])]
+    estate: Option<String>,
+    /// The estate's seed: the same seed gives the same city.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
@@ -28,17 +37,65 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    if args.estate.is_some() {
+        return serve_estate(args.listen, args.seed, credentials).await;
+    }
     let config = SimConfig {
         listen: args.listen,
         cameras: args.cameras,
         credentials,
         fps: args.fps,
+        bitrate_bps: args.bitrate,
         ..SimConfig::default()
     };
     let sim = SimServer::start(config).await?;
     for n in 1..=args.cameras {
         println!("camera {n} rtsp={}", sim.camera_url(n));
     }
+    super::serve::shutdown_signal().await;
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// Serves the simulated London estate; prints one line per streamed camera, then a
+/// summary of what is not streamed (partner cameras not shared, body-worn devices).
+async fn serve_estate(
+    listen: SocketAddr,
+    seed: u64,
+    credentials: Option<(String, String)>,
+) -> anyhow::Result<()> {
+    let estate = Estate::london(seed);
+    let plan = estate.stream_plan();
+    let sim = SimServer::start(SimConfig {
+        listen,
+        credentials,
+        ..plan.config
+    })
+    .await?;
+    for (index, main, sub) in &plan.streams {
+        let c = &estate.cameras[*index];
+        println!(
+            "camera {} rtsp={} sub={} owner={} control={} kind={} lat={:.6} lon={:.6} borough={:?} covert={}",
+            c.key,
+            sim.camera_url(*main),
+            sim.camera_url(*sub),
+            c.owner_org,
+            c.control.as_str(),
+            c.kind.as_str(),
+            c.position.lat,
+            c.position.lon,
+            c.borough,
+            c.covert,
+        );
+    }
+    let partner: u32 = estate.councils.iter().map(|c| c.cameras).sum();
+    let shared: u32 = estate.councils.iter().map(|c| c.shared).sum();
+    println!(
+        "estate london seed={seed}: {} cameras streamed; {} partner councils with {partner} cameras, {shared} shared; {} body-worn devices",
+        plan.streams.len(),
+        estate.councils.len(),
+        estate.bwv.len()
+    );
     super::serve::shutdown_signal().await;
     sim.shutdown().await;
     Ok(())
