@@ -146,7 +146,7 @@ pub fn pad_to_bitrate(clip: &mut Clip, bitrate_bps: u32) {
         .map(|n| n.len() as u64)
         .sum();
     let fillable: Vec<usize> = (0..clip.frames.len())
-        .filter(|i| *i as u32 % clip.spec.fps != 0)
+        .filter(|i| !(*i as u32).is_multiple_of(clip.spec.fps))
         .collect();
     let Some(missing) = target.checked_sub(encoded).filter(|m| *m > 0) else {
         return;

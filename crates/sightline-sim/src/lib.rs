@@ -131,6 +131,8 @@ pub(crate) struct Scene {
 pub(crate) struct Shared {
     pub(crate) scenes: Vec<Scene>,
     pub(crate) cameras: Vec<CameraTimeline>,
+    /// Video frames written in full to clients, per camera: what a recorder should hold.
+    pub(crate) sent: Vec<std::sync::atomic::AtomicU64>,
     /// Each camera's index into `scenes`.
     pub(crate) camera_scenes: Vec<u8>,
     pub(crate) auth: Option<Authenticator>,
@@ -151,6 +153,7 @@ impl Shared {
 /// A running simulator. Dropping it also stops it (without waiting).
 pub struct SimServer {
     local_addr: SocketAddr,
+    shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -265,6 +268,7 @@ impl SimServer {
             cameras: (0..config.cameras)
                 .map(|_| CameraTimeline::random())
                 .collect(),
+            sent: (0..config.cameras).map(|_| Default::default()).collect(),
             auth: config
                 .credentials
                 .map(|(user, pass)| Authenticator::new(user, pass)),
@@ -272,10 +276,11 @@ impl SimServer {
             sdp_session_id: u64::from_be_bytes(id) >> 1,
         });
         let (shutdown, rx) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, shared, rx));
+        let task = tokio::spawn(accept_loop(listener, shared.clone(), rx));
         tracing::info!(%local_addr, cameras = config.cameras, "simulated cameras listening");
         Ok(SimServer {
             local_addr,
+            shared,
             shutdown,
             task: Some(task),
         })
@@ -300,12 +305,24 @@ impl SimServer {
         )
     }
 
-    /// Stops accepting, closes every connection and waits for the tasks to finish.
-    pub async fn shutdown(mut self) {
+    /// Video frames written in full to clients so far, per camera (index 0 is camera 1),
+    /// over all connections: exactly what a recorder that loses nothing holds.
+    pub fn frames_sent(&self) -> Vec<u64> {
+        self.shared
+            .sent
+            .iter()
+            .map(|n| n.load(std::sync::atomic::Ordering::Relaxed))
+            .collect()
+    }
+
+    /// Stops accepting, closes every connection and waits for the tasks to finish;
+    /// returns the final [`Self::frames_sent`], which no longer change.
+    pub async fn shutdown(mut self) -> Vec<u64> {
         let _ = self.shutdown.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        self.frames_sent()
     }
 }
 

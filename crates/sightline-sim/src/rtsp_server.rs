@@ -228,6 +228,7 @@ async fn send_frame(
         out,
     );
     write_bounded(wr, out).await?;
+    shared.sent[p.camera].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let frame = scene.prepared.frame(n);
     p.packets = p.packets.wrapping_add(frame.rtp_offsets.len() as u32);
     p.octets = p.octets.wrapping_add(frame.payload_octets);

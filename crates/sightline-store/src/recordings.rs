@@ -134,6 +134,19 @@ fn db_err(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError 
     move |e| StoreError::db(context, e)
 }
 
+/// What is recorded of one camera, in total.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedTotals {
+    pub camera: CameraId,
+    pub video_frames: u64,
+    /// Media bytes (all tracks).
+    pub bytes: u64,
+    /// Bytes of the compact per-frame tables in the index.
+    pub index_bytes: u64,
+    /// Index rows.
+    pub chunks: u64,
+}
+
 impl Store {
     /// Returns the id of a sample entry, storing it on first use.
     pub async fn sample_entry_id(&self, entry: &SampleEntry) -> Result<i64, StoreError> {
@@ -396,6 +409,45 @@ impl Store {
     }
 
     /// Every segment with its time range and size, for retention.
+    /// Per camera: video frames and media bytes indexed, and the bytes of their index
+    /// rows' frame tables. What `bench ingest` counts against what a camera sent.
+    pub async fn recorded_totals(&self) -> Result<Vec<RecordedTotals>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT camera_id,
+                    COALESCE(SUM(CASE WHEN track = 'video' THEN frame_count ELSE 0 END), 0) AS frames,
+                    COALESCE(SUM(byte_len), 0) AS bytes,
+                    COALESCE(SUM(length(frame_index)), 0) AS index_bytes,
+                    COUNT(*) AS chunks
+             FROM chunks GROUP BY camera_id ORDER BY camera_id",
+        )
+        .fetch_all(&self.db)
+        .await
+        .map_err(db_err("totalling recordings"))?;
+        Ok(rows
+            .iter()
+            .map(|r| RecordedTotals {
+                camera: CameraId(r.get("camera_id")),
+                video_frames: r.get::<i64, _>("frames") as u64,
+                bytes: r.get::<i64, _>("bytes") as u64,
+                index_bytes: r.get::<i64, _>("index_bytes") as u64,
+                chunks: r.get::<i64, _>("chunks") as u64,
+            })
+            .collect())
+    }
+
+    /// Bytes the recordings index occupies on disk: the pages of the chunk rows and
+    /// their indexes (SQLite's `dbstat`).
+    pub async fn index_size_bytes(&self) -> Result<u64, StoreError> {
+        let bytes: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat
+             WHERE name IN ('chunks', 'chunks_camera_time', 'chunks_segment')",
+        )
+        .fetch_one(&self.db)
+        .await
+        .map_err(db_err("measuring the index"))?;
+        Ok(bytes as u64)
+    }
+
     pub async fn segment_summaries(&self) -> Result<Vec<SegmentSummary>, StoreError> {
         let rows = sqlx::query(
             "SELECT s.id, s.camera_id, s.open, MIN(c.start_us) AS start_us, MAX(c.end_us) AS end_us,

@@ -32,6 +32,7 @@ fn shared(auth: Option<Authenticator>) -> Arc<Shared> {
     Arc::new(Shared {
         scenes: vec![Scene { clip, prepared }],
         camera_scenes: vec![],
+        sent: vec![Default::default(), Default::default()],
         cameras: vec![
             CameraTimeline {
                 ssrc: 0x1111_1111,

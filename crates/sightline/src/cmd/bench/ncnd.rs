@@ -1,9 +1,6 @@
-//! `sightline bench ...`: measurements made by the project itself, each reported as a
-//! ratio against a baseline run side by side (this kind of machine is shared and noisy).
-//!
-//! `bench ncnd` checks that never-confirm-nor-deny holds in time as well as in bytes:
-//! requests for a covert camera and for an id that never existed, made by an uncleared
-//! user, interleaved so that drift hits both alike, should take the same time.
+//! `bench ncnd`: never-confirm-nor-deny must hold in time as well as in bytes. Requests
+//! for a covert camera and for an id that never existed, made by an uncleared user,
+//! interleaved so that drift hits both alike, should take the same time.
 
 use std::time::{Duration, Instant};
 
@@ -13,22 +10,6 @@ use sightline_store::users::NewUser;
 
 use crate::settings::Settings;
 
-#[derive(clap::Subcommand, Debug)]
-pub enum BenchCommand {
-    /// Time answers for a covert camera against answers for a missing one.
-    Ncnd {
-        /// Requests of each kind per route.
-        #[arg(long, default_value_t = 2000)]
-        requests: u32,
-    },
-}
-
-pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
-    match command {
-        BenchCommand::Ncnd { requests } => ncnd(requests).await,
-    }
-}
-
 /// Median and 90th percentile, in microseconds.
 fn summary(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
@@ -36,7 +17,7 @@ fn summary(mut samples: Vec<Duration>) -> (f64, f64) {
     (at(0.5), at(0.9))
 }
 
-async fn ncnd(requests: u32) -> anyhow::Result<()> {
+pub async fn run(requests: u32) -> anyhow::Result<()> {
     anyhow::ensure!(requests > 0, "--requests must be at least 1");
     let dir = std::env::temp_dir().join(format!("sightline-bench-ncnd-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -56,7 +37,7 @@ async fn ncnd(requests: u32) -> anyhow::Result<()> {
     store.close().await;
     let mut settings = Settings::resolve(None, Some(dir.clone()), None, None)?;
     settings.listen = "127.0.0.1:0".parse().expect("a valid address");
-    let running = super::serve::start(settings).await?;
+    let running = crate::cmd::serve::start(settings).await?;
     let store = running.state.store.clone();
     let mut covert = CameraConfig::new("Observation post", "rtsp://127.0.0.1:9/none");
     covert.enabled = false;

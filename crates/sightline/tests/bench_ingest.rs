@@ -1,0 +1,60 @@
+//! `sightline bench ingest`, short: simulator and recorder as separate processes, every
+//! frame sent counted against every frame recorded, camera by camera.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn fifty_cameras_for_twenty_seconds_lose_no_frame() {
+    let dir = TempDir::new("bench-ingest");
+    let out = std::process::Command::new(BIN)
+        .args([
+            "bench",
+            "ingest",
+            "--cameras",
+            "50",
+            "--seconds",
+            "20",
+            "--out",
+        ])
+        .arg(dir.path("results"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The contract line ends the output.
+    let last = stdout.lines().last().unwrap();
+    let field = |name: &str| -> f64 {
+        last.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} missing from {last:?}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!((field("cameras"), field("seconds")), (50.0, 20.0));
+    assert_eq!(field("lost"), 0.0);
+    assert_eq!(field("frames_sent"), field("frames_recorded"));
+    // 50 cameras at 25 fps for at least the 20 measured seconds.
+    assert!(field("frames_sent") >= 50.0 * 25.0 * 20.0, "{last}");
+    assert!(field("recorder_cpu_s_per_camera_hour") > 0.0);
+    assert!(field("peak_rss_mib") > 1.0);
+    // Results as JSON and a Markdown table.
+    let files: Vec<_> = std::fs::read_dir(dir.path("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let json = files
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let trials: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    assert_eq!(trials[0]["lost"], 0);
+    assert!(files
+        .iter()
+        .any(|p| p.extension().is_some_and(|e| e == "md")));
+}
