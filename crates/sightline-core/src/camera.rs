@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use sightline_geo::LatLon;
+
 use crate::access::{validate_slug, CameraLabel, Sensitivity};
 use crate::Timestamp;
 
@@ -55,7 +57,7 @@ impl std::str::FromStr for Transport {
 pub const DEFAULT_RETENTION_DAYS: u32 = 31;
 
 /// What an administrator sets for a camera.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CameraConfig {
     pub name: String,
     /// RTSP URL without credentials.
@@ -73,13 +75,75 @@ pub struct CameraConfig {
     pub group: String,
     /// Classification and covert flag: who may know the camera exists.
     pub sensitivity: Sensitivity,
+    /// What the camera physically is.
+    pub kind: CameraKind,
+    /// Who controls it.
+    pub control: ControlClass,
+    /// Where it is, if known.
+    pub position: Option<LatLon>,
+    /// The borough `position` lies in, derived by [`CameraConfig::validated`] from the
+    /// embedded boundaries (`None` without a position or outside London). Never set by hand.
+    pub borough: Option<String>,
 }
 
 /// The organisation cameras and users belong to when none is named.
 pub const DEFAULT_ORG: &str = "force";
 
+/// Names an enum's variants in both directions, for the API, the CLI and the database.
+macro_rules! named {
+    ($ty:ident, $what:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $name),+ }
+            }
+        }
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl std::str::FromStr for $ty {
+            type Err = CameraError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $ty::ALL.iter().copied().find(|v| v.as_str() == s.trim()).ok_or_else(|| {
+                    let names: Vec<&str> = $ty::ALL.iter().map(|v| v.as_str()).collect();
+                    CameraError::Named { what: $what, value: s.to_owned(), allowed: names.join(", ") }
+                })
+            }
+        }
+    };
+}
+
+/// What a camera physically is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CameraKind {
+    #[default]
+    Static,
+    Ptz,
+    Deployable,
+    BodyWorn,
+}
+
+named!(CameraKind, "kind", { Static => "static", Ptz => "ptz", Deployable => "deployable", BodyWorn => "body-worn" });
+
+/// Who controls a camera: the force (owned), a partner council (view only), a
+/// short-term deployment, or an officer (body-worn).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ControlClass {
+    #[default]
+    Owned,
+    Partner,
+    Temporary,
+    BodyWorn,
+}
+
+named!(ControlClass, "control class", { Owned => "owned", Partner => "partner", Temporary => "temporary", BodyWorn => "body-worn" });
+
 /// Why a camera definition was rejected.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, PartialEq)]
 pub enum CameraError {
     #[error("camera name must be 1 to 64 printable characters, got {0:?}")]
     Name(String),
@@ -91,6 +155,14 @@ pub enum CameraError {
     Retention(u32),
     #[error(transparent)]
     Access(#[from] crate::access::AccessError),
+    #[error("{what} {value:?} is not one of {allowed}")]
+    Named {
+        what: &'static str,
+        value: String,
+        allowed: String,
+    },
+    #[error("position {lat}, {lon} is not a latitude (-90 to 90) and longitude (-180 to 180)")]
+    Position { lat: f64, lon: f64 },
 }
 
 impl CameraConfig {
@@ -107,6 +179,10 @@ impl CameraConfig {
             owner_org: DEFAULT_ORG.to_owned(),
             group: String::new(),
             sensitivity: Sensitivity::default(),
+            kind: CameraKind::default(),
+            control: ControlClass::default(),
+            position: None,
+            borough: None,
         }
     }
 
@@ -160,6 +236,19 @@ impl CameraConfig {
             self.group = self.owner_org.clone();
         }
         validate_slug("camera group", &self.group)?;
+        if let Some(p) = self.position {
+            let finite = p.lat.is_finite() && p.lon.is_finite();
+            if !finite || !(-90.0..=90.0).contains(&p.lat) || !(-180.0..=180.0).contains(&p.lon) {
+                return Err(CameraError::Position {
+                    lat: p.lat,
+                    lon: p.lon,
+                });
+            }
+        }
+        self.borough = self
+            .position
+            .and_then(sightline_geo::boroughs::containing)
+            .map(|b| b.name.clone());
         Ok(self)
     }
 }
@@ -233,6 +322,36 @@ mod tests {
         let err = CameraConfig::new("x", "not a url").validated().unwrap_err();
         assert!(err.to_string().contains("\"not a url\""), "{err}");
         assert_eq!(redact("rtsp://u:p@h/x"), "rtsp://u:***@h/x");
+    }
+
+    #[test]
+    fn the_borough_follows_the_position() {
+        let mut c = CameraConfig::new("Gate", "rtsp://h/");
+        c.position = Some(LatLon {
+            lat: 51.5080,
+            lon: -0.1281,
+        });
+        assert_eq!(
+            c.clone().validated().unwrap().borough.as_deref(),
+            Some("Westminster")
+        );
+        c.position = Some(LatLon {
+            lat: 50.8225,
+            lon: -0.1372,
+        });
+        assert_eq!(
+            c.clone().validated().unwrap().borough,
+            None,
+            "outside London"
+        );
+        c.position = Some(LatLon {
+            lat: 91.0,
+            lon: 0.0,
+        });
+        assert!(matches!(c.validated(), Err(CameraError::Position { .. })));
+        assert_eq!("ptz".parse::<CameraKind>().unwrap(), CameraKind::Ptz);
+        let e = "drone".parse::<CameraKind>().unwrap_err().to_string();
+        assert!(e.contains("drone") && e.contains("body-worn"), "{e}");
     }
 
     #[test]

@@ -15,5 +15,8 @@ pub use access::{
     Action, CameraLabel, Classification, Clearance, Decision, Grant, Principal, Rights, Role,
     Sensitivity, Visibility,
 };
-pub use camera::{CameraConfig, CameraError, CameraId, CameraState, CameraStatus, Transport};
+pub use camera::{
+    CameraConfig, CameraError, CameraId, CameraKind, CameraState, CameraStatus, ControlClass,
+    Transport,
+};
 pub use time::{Timestamp, TimestampError};

@@ -13,7 +13,7 @@
 //! the same city. Positions are drawn uniformly inside each borough's real boundary
 //! (rejection sampling in its bounding box), so the breakdown by borough is known.
 
-use sightline_report::boroughs::{self, Borough, LatLon};
+use sightline_geo::boroughs::{self, Borough, LatLon};
 
 /// The borough whose command runs cameras directly.
 pub const HOME_BOROUGH: &str = "Westminster";

@@ -12,9 +12,10 @@
 
 use serde::{Deserialize, Serialize};
 use sightline_core::{
-    CameraConfig, CameraId, CameraLabel, Classification, Sensitivity, Timestamp, Transport,
-    Visibility,
+    CameraConfig, CameraId, CameraKind, CameraLabel, Classification, ControlClass, Sensitivity,
+    Timestamp, Transport, Visibility,
 };
+use sightline_geo::LatLon;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::Row;
 
@@ -35,6 +36,11 @@ pub struct Camera {
     pub owner_org: String,
     pub group: String,
     pub sensitivity: Sensitivity,
+    pub kind: CameraKind,
+    pub control: ControlClass,
+    pub position: Option<LatLon>,
+    /// Derived from `position` when the camera was saved.
+    pub borough: Option<String>,
     pub created: Timestamp,
     pub updated: Timestamp,
 }
@@ -64,17 +70,33 @@ pub struct CameraUpdate {
     pub owner_org: Option<String>,
     pub group: Option<String>,
     pub sensitivity: Option<Sensitivity>,
+    pub kind: Option<CameraKind>,
+    pub control: Option<ControlClass>,
+    /// `Some(None)` removes the position.
+    pub position: Option<Option<LatLon>>,
 }
 
 const COLUMNS: &str =
     "c.id, c.name, c.url, c.username, c.password_sealed IS NOT NULL AS has_password, \
      c.transport, c.enabled, c.retention_days, c.owner_org, c.camera_group, c.classification, \
-     c.covert, c.created_us, c.updated_us";
+     c.covert, c.kind, c.control, c.lat, c.lon, c.borough, c.created_us, c.updated_us";
 
 fn camera_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Camera, StoreError> {
     let transport: String = row.get("transport");
     let rank: i64 = row.get("classification");
+    let corrupt = |e: sightline_core::CameraError| StoreError::Corrupt(e.to_string());
+    let position = match (
+        row.get::<Option<f64>, _>("lat"),
+        row.get::<Option<f64>, _>("lon"),
+    ) {
+        (Some(lat), Some(lon)) => Some(LatLon { lat, lon }),
+        _ => None,
+    };
     Ok(Camera {
+        kind: row.get::<String, _>("kind").parse().map_err(corrupt)?,
+        control: row.get::<String, _>("control").parse().map_err(corrupt)?,
+        position,
+        borough: row.get("borough"),
         owner_org: row.get("owner_org"),
         group: row.get("camera_group"),
         sensitivity: Sensitivity {
@@ -180,8 +202,9 @@ impl Store {
         let id = new_camera_id(&mut tx, config.sensitivity).await?;
         sqlx::query(
             "INSERT INTO cameras (id, name, url, username, password_sealed, transport, enabled, retention_days,
-                                  owner_org, camera_group, classification, covert, created_us, updated_us)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                  owner_org, camera_group, classification, covert, kind, control, lat, lon,
+                                  borough, created_us, updated_us)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(&config.name)
@@ -195,6 +218,11 @@ impl Store {
         .bind(&config.group)
         .bind(config.sensitivity.classification.rank())
         .bind(config.sensitivity.covert)
+        .bind(config.kind.as_str())
+        .bind(config.control.as_str())
+        .bind(config.position.map(|p| p.lat))
+        .bind(config.position.map(|p| p.lon))
+        .bind(&config.borough)
         .bind(now)
         .bind(now)
         .execute(&mut *tx)
@@ -277,6 +305,10 @@ impl Store {
             owner_org: update.owner_org.unwrap_or(current.owner_org),
             group: update.group.unwrap_or(current.group),
             sensitivity: update.sensitivity.unwrap_or(current.sensitivity),
+            kind: update.kind.unwrap_or(current.kind),
+            control: update.control.unwrap_or(current.control),
+            position: update.position.unwrap_or(current.position),
+            borough: None,
             name: update.name.unwrap_or(current.name),
             url: update.url.unwrap_or(current.url),
             username: match update.username {
@@ -305,7 +337,8 @@ impl Store {
         name_is_free(&mut tx, visible, &config.name, Some(id)).await?;
         sqlx::query(
             "UPDATE cameras SET name = ?, url = ?, username = ?, transport = ?, enabled = ?, retention_days = ?,
-                                owner_org = ?, camera_group = ?, classification = ?, covert = ?, updated_us = ?
+                                owner_org = ?, camera_group = ?, classification = ?, covert = ?, kind = ?,
+                                control = ?, lat = ?, lon = ?, borough = ?, updated_us = ?
              WHERE id = ?",
         )
         .bind(&config.name)
@@ -318,6 +351,11 @@ impl Store {
         .bind(&config.group)
         .bind(config.sensitivity.classification.rank())
         .bind(config.sensitivity.covert)
+        .bind(config.kind.as_str())
+        .bind(config.control.as_str())
+        .bind(config.position.map(|p| p.lat))
+        .bind(config.position.map(|p| p.lon))
+        .bind(&config.borough)
         .bind(Timestamp::now().micros())
         .bind(id.0)
         .execute(&mut *tx)

@@ -177,6 +177,48 @@ async fn registry_metrics_and_openapi_follow_the_contract() {
     let left = std::fs::read_dir(&media).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "media of a removed camera remains");
 
+    // Registry fields: kind, control and a position, from which the borough follows.
+    let (ok, out, err) = cli(
+        &server,
+        &[
+            "camera",
+            "add",
+            "--name",
+            "Trafalgar",
+            "--url",
+            &url,
+            "--disabled",
+            "--kind",
+            "ptz",
+            "--lat",
+            "51.5080",
+            "--lon",
+            "-0.1281",
+        ],
+    );
+    assert!(ok, "{err}");
+    let placed = server
+        .camera(out.lines().last().unwrap().trim().parse().unwrap())
+        .await;
+    assert_eq!(placed["kind"], "ptz");
+    assert_eq!(placed["control"], "owned");
+    assert_eq!(placed["borough"], "Westminster");
+    let (ok, _, err) = cli(
+        &server,
+        &[
+            "camera", "add", "--name", "Odd", "--url", &url, "--kind", "drone",
+        ],
+    );
+    assert!(!ok && err.contains("400") && err.contains("drone"), "{err}");
+    let resp = server
+        .request(reqwest::Method::POST, "/api/cameras", &server.admin)
+        .json(&serde_json::json!({ "name": "Half", "url": url, "lat": 51.5 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("lat and lon"));
+
     // Labels on `camera add`: a covert SECRET camera, invisible to an uncleared operator.
     let (ok, out, err) = cli(
         &server,

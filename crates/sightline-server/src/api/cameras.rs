@@ -13,12 +13,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sightline_core::{
-    Action, CameraConfig, CameraStatus, Classification, Decision, Sensitivity, Transport,
-};
+use sightline_core::{Action, CameraConfig, CameraStatus, Classification, Decision, Sensitivity};
+use sightline_geo::LatLon;
 use sightline_store::cameras::{Camera, CameraUpdate};
 use utoipa::ToSchema;
 
+use super::parse_field;
 use crate::access::{AuditNote, Caller, Target};
 use crate::{ApiError, AppState};
 
@@ -34,6 +34,15 @@ pub struct CameraView {
     /// OFFICIAL, OFFICIAL-SENSITIVE or SECRET.
     pub classification: String,
     pub covert: bool,
+    /// static, ptz, deployable or body-worn.
+    pub kind: String,
+    /// owned, partner, temporary or body-worn.
+    pub control: String,
+    /// WGS84 degrees, when known.
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    /// The borough the position lies in (derived; absent outside London).
+    pub borough: Option<String>,
     /// RTSP URL, never with credentials; only for those who may configure the camera.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -96,6 +105,11 @@ fn view(state: &AppState, caller: &Caller, c: Camera) -> CameraView {
         group: c.group,
         classification: c.sensitivity.classification.to_string(),
         covert: c.sensitivity.covert,
+        kind: c.kind.to_string(),
+        control: c.control.to_string(),
+        lat: c.position.map(|p| p.lat),
+        lon: c.position.map(|p| p.lon),
+        borough: c.borough,
         url: configures.then_some(c.url),
         username: if configures { c.username } else { None },
         has_password: configures.then_some(c.has_password),
@@ -129,6 +143,13 @@ pub struct NewCamera {
     pub classification: Option<String>,
     /// A covert asset: invisible to anyone not cleared for covert capability.
     pub covert: Option<bool>,
+    /// static (default), ptz, deployable or body-worn.
+    pub kind: Option<String>,
+    /// owned (default), partner, temporary or body-worn.
+    pub control: Option<String>,
+    /// Position, WGS84 degrees (both or neither); the borough follows from it.
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
 }
 
 /// Fields to change; absent fields stay as they are. An empty username or password clears it.
@@ -146,6 +167,19 @@ pub struct CameraPatch {
     pub group: Option<String>,
     pub classification: Option<String>,
     pub covert: Option<bool>,
+    pub kind: Option<String>,
+    pub control: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+
+/// A position from `lat` and `lon`, which come together or not at all.
+fn position(lat: Option<f64>, lon: Option<f64>) -> Result<Option<LatLon>, ApiError> {
+    match (lat, lon) {
+        (Some(lat), Some(lon)) => Ok(Some(LatLon { lat, lon })),
+        (None, None) => Ok(None),
+        _ => Err(ApiError::bad_request("lat and lon must be given together")),
+    }
 }
 
 /// The label asked for, refused if above the caller's own clearance.
@@ -156,12 +190,8 @@ fn requested_sensitivity(
     covert: Option<bool>,
 ) -> Result<Sensitivity, ApiError> {
     let sensitivity = Sensitivity {
-        classification: match classification {
-            Some(c) => c
-                .parse::<Classification>()
-                .map_err(|e| ApiError::bad_request(e.to_string()))?,
-            None => current.classification,
-        },
+        classification: parse_field::<Classification>(classification)?
+            .unwrap_or(current.classification),
         covert: covert.unwrap_or(current.covert),
     };
     match caller.principal.may_label(&sensitivity) {
@@ -178,14 +208,6 @@ fn camera_note(camera: &Camera, detail: String) -> AuditNote {
         detail: Some(detail),
         ..Default::default()
     }
-}
-
-fn parse_transport(t: Option<String>) -> Result<Option<Transport>, ApiError> {
-    t.map(|t| {
-        t.parse::<Transport>()
-            .map_err(|e| ApiError::bad_request(e.to_string()))
-    })
-    .transpose()
 }
 
 /// List the cameras you may know of, with their status.
@@ -215,7 +237,7 @@ pub async fn add(
     let mut config = CameraConfig::new(new.name, new.url);
     config.username = new.username.filter(|u| !u.is_empty());
     config.password = new.password.filter(|p| !p.is_empty());
-    config.transport = parse_transport(new.transport)?.unwrap_or_default();
+    config.transport = parse_field(new.transport)?.unwrap_or_default();
     config.enabled = new.enabled.unwrap_or(true);
     if let Some(days) = new.retention_days {
         config.retention_days = days;
@@ -228,6 +250,9 @@ pub async fn add(
         new.classification,
         new.covert,
     )?;
+    config.kind = parse_field(new.kind)?.unwrap_or_default();
+    config.control = parse_field(new.control)?.unwrap_or_default();
+    config.position = position(new.lat, new.lon)?;
     let camera = state.store.add_camera(&caller.visibility(), config).await?;
     tracing::info!(camera = %camera.id, "camera added");
     let note = camera_note(
@@ -273,12 +298,15 @@ pub async fn update(
         url: patch.url,
         username: patch.username.map(|u| Some(u).filter(|u| !u.is_empty())),
         password: patch.password.map(|p| Some(p).filter(|p| !p.is_empty())),
-        transport: parse_transport(patch.transport)?,
+        transport: parse_field(patch.transport)?,
         enabled: patch.enabled,
         retention_days: patch.retention_days,
         owner_org: patch.owner,
         group: patch.group,
         sensitivity: Some(sensitivity),
+        kind: parse_field(patch.kind)?,
+        control: parse_field(patch.control)?,
+        position: position(patch.lat, patch.lon)?.map(Some),
     };
     let camera = state
         .store

@@ -11,7 +11,23 @@ mod users;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::AppState;
+use crate::{ApiError, AppState};
+
+/// An optional field parsed with `FromStr`, or a 400 whose message says what was wrong
+/// and with which value.
+pub(crate) fn parse_field<T: std::str::FromStr>(
+    value: Option<String>,
+) -> Result<Option<T>, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .map(|v| {
+            v.parse()
+                .map_err(|e: T::Err| ApiError::bad_request(e.to_string()))
+        })
+        .transpose()
+}
 
 pub use audit::AuditEntryView;
 pub use cameras::{CameraView, NewCamera, StatusView};

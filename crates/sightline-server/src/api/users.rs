@@ -14,6 +14,7 @@ use sightline_core::{Classification, Clearance, Decision, Role, Sensitivity};
 use sightline_store::users::{NewUser, User, UserUpdate};
 use utoipa::ToSchema;
 
+use super::parse_field;
 use crate::access::{AuditNote, Caller};
 use crate::{ApiError, AppState};
 
@@ -73,18 +74,6 @@ pub struct UserPatch {
     pub password: Option<String>,
     /// End every session of the account now.
     pub end_sessions: Option<bool>,
-}
-
-fn parse<T: std::str::FromStr>(value: Option<String>) -> Result<Option<T>, ApiError>
-where
-    T::Err: std::fmt::Display,
-{
-    value
-        .map(|v| {
-            v.parse()
-                .map_err(|e: T::Err| ApiError::bad_request(e.to_string()))
-        })
-        .transpose()
 }
 
 /// Refuses a clearance above the administrator's own.
@@ -171,7 +160,7 @@ pub async fn add_user(
     Json(new): Json<NewUserRequest>,
 ) -> Result<Response, ApiError> {
     let clearance = Clearance {
-        level: parse::<Classification>(new.clearance)?.unwrap_or_default(),
+        level: parse_field::<Classification>(new.clearance)?.unwrap_or_default(),
         covert: new.covert_cleared.unwrap_or(false),
     };
     within_own_clearance(&caller, clearance)?;
@@ -222,11 +211,11 @@ pub async fn update_user(
     not_an_auditor(current.role)?;
     // Everything is checked before anything is written, so a refusal changes nothing.
     let clearance = Clearance {
-        level: parse::<Classification>(patch.clearance)?.unwrap_or(current.clearance.level),
+        level: parse_field::<Classification>(patch.clearance)?.unwrap_or(current.clearance.level),
         covert: patch.covert_cleared.unwrap_or(current.clearance.covert),
     };
     within_own_clearance(&caller, clearance)?;
-    let role = parse::<Role>(patch.role)?;
+    let role = parse_field::<Role>(patch.role)?;
     if let Some(r) = role {
         not_an_auditor(r)?;
     }

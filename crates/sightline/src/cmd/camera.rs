@@ -36,6 +36,18 @@ pub struct CameraFields {
     /// A covert asset: invisible to anyone not cleared for covert capability.
     #[arg(long)]
     covert: bool,
+    /// static (default), ptz, deployable or body-worn.
+    #[arg(long)]
+    kind: Option<String>,
+    /// owned (default), partner, temporary or body-worn.
+    #[arg(long)]
+    control: Option<String>,
+    /// Latitude, WGS84 degrees (with --lon); the borough follows from the position.
+    #[arg(long, requires = "lon", allow_hyphen_values = true)]
+    lat: Option<f64>,
+    /// Longitude, WGS84 degrees (with --lat).
+    #[arg(long, requires = "lat", allow_hyphen_values = true)]
+    lon: Option<f64>,
 }
 
 impl CameraFields {
@@ -55,6 +67,7 @@ impl CameraFields {
             "transport": self.transport, "retention_days": self.retention_days,
             "owner": self.owner, "group": self.group,
             "classification": self.classification, "covert": self.covert.then_some(true),
+            "kind": self.kind, "control": self.control, "lat": self.lat, "lon": self.lon,
         });
         Ok(all
             .as_object()
@@ -200,16 +213,18 @@ pub async fn run(command: CameraCommand) -> anyhow::Result<()> {
 
 fn print_table(cams: &[CameraView]) {
     println!(
-        "{:>4}  {:<20} {:<12} {:<10} {:>5} {:>9}  {:<25} ERROR",
-        "ID", "NAME", "OWNER", "STATE", "FPS", "KBIT/S", "LAST FRAME"
+        "{:>4}  {:<20} {:<16} {:<10} {:<22} {:<10} {:>5} {:>9}  {:<25} ERROR",
+        "ID", "NAME", "OWNER", "KIND", "BOROUGH", "STATE", "FPS", "KBIT/S", "LAST FRAME"
     );
     for c in cams {
         let s = &c.status;
         println!(
-            "{:>4}  {:<20} {:<12} {:<10} {:>5.1} {:>9.0}  {:<25} {}",
+            "{:>4}  {:<20} {:<16} {:<10} {:<22} {:<10} {:>5.1} {:>9.0}  {:<25} {}",
             c.id,
             c.name,
             c.owner,
+            c.kind,
+            c.borough.as_deref().unwrap_or("-"),
             s.state,
             s.fps,
             s.bitrate_bps / 1000.0,

@@ -18,7 +18,7 @@ const GEOJSON: &str = include_str!("../data/london-boroughs.geojson");
 pub const CITY_OF_LONDON: &str = "City of London";
 
 /// A point in WGS84 degrees.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LatLon {
     pub lat: f64,
     pub lon: f64,
