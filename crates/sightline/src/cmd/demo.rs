@@ -1,13 +1,26 @@
-//! `sightline demo`: a server and four simulated cameras, registered and recording,
+//! `sightline demo`: the simulated London estate and a server, registered and recording,
 //! in one command. Stops cleanly on Ctrl-C.
+//!
+//! Every streamed camera of the estate is registered with its owner, kind, control
+//! class and position (so its borough): the two force units' cameras, the temporary
+//! deployments, the covert observation posts, and the feeds the partner councils share
+//! (view only, granted to the borough command). A subset records, as many as a laptop
+//! carries. One account per role is made on the first run, with a random password
+//! printed once; running the demo again reuses the data directory as it is.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use sightline_core::{CameraConfig, Visibility};
-use sightline_sim::{SimConfig, SimServer};
+use sightline_core::{
+    CameraConfig, CameraKind, Classification, Clearance, ControlClass, Grant, Rights, Role,
+    Sensitivity, Visibility,
+};
+use sightline_sim::estate::{self, Control, EstateCamera, Kind};
+use sightline_sim::{Estate, SimConfig, SimServer};
 use sightline_store::cameras::CameraUpdate;
+use sightline_store::users::NewUser;
+use sightline_store::Store;
 
 use crate::settings::Settings;
 
@@ -22,66 +35,110 @@ pub struct DemoArgs {
     /// Address for the simulated cameras.
     #[arg(long, default_value = "127.0.0.1:0")]
     sim_listen: SocketAddr,
+    /// How many of the force's own cameras record (the rest are registered, not recording).
+    #[arg(long, default_value_t = 12)]
+    recording: usize,
+    /// The estate's seed: the same seed gives the same city.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
-const DEMO_CAMERAS: u32 = 4;
+/// The demo's accounts: name, role, clearance. All in the borough command unit.
+const ACCOUNTS: &[(&str, Role, Clearance)] = &[
+    ("operator", Role::Operator, UNCLEARED),
+    ("supervisor", Role::Supervisor, UNCLEARED),
+    ("evidence-officer", Role::EvidenceOfficer, UNCLEARED),
+    ("disclosure-officer", Role::DisclosureOfficer, UNCLEARED),
+    ("auditor", Role::Auditor, UNCLEARED),
+    ("administrator", Role::Administrator, Clearance::FULL),
+    ("covert-supervisor", Role::Supervisor, Clearance::FULL),
+];
+
+const UNCLEARED: Clearance = Clearance {
+    level: Classification::OfficialSensitive,
+    covert: false,
+};
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(None, args.data, args.listen, None)?;
+    let estate = Estate::london(args.seed);
+    let plan = estate.stream_plan();
+
+    // Accounts before the server starts, so there is no one-time secret to change.
+    let store = Store::open(&settings.data)
+        .await
+        .with_context(|| format!("opening {}", settings.data.display()))?;
+    let passwords = provision_accounts(&store).await?;
+    store.close().await;
+
     let sim = SimServer::start(SimConfig {
         listen: args.sim_listen,
-        cameras: DEMO_CAMERAS,
-        ..SimConfig::default()
+        ..plan.config.clone()
     })
     .await
-    .context("starting the simulated cameras")?;
-    let running =
-        super::serve::start(Settings::resolve(None, args.data, args.listen, None)?).await?;
+    .context("starting the simulated estate")?;
+    let running = super::serve::start(settings).await?;
     let store = &running.state.store;
-    let everything = Visibility::everything();
-    let existing = store.cameras(&everything).await?;
-    for n in 1..=DEMO_CAMERAS {
-        let name = format!("Demo camera {n}");
-        let url = sim.camera_url(n);
-        let (action, id) = match existing.iter().find(|c| c.name == name) {
-            // The simulator's port may differ from the last demo's: point the camera at it.
-            Some(c) => {
-                let update = CameraUpdate {
-                    url: Some(url.clone()),
-                    enabled: Some(true),
-                    ..Default::default()
-                };
-                let id = store.update_camera(&everything, c.id, update).await?.id;
-                ("camera.update", id)
-            }
-            None => {
-                let config = CameraConfig::new(name, url.clone());
-                (
-                    "camera.add",
-                    store.add_camera(&everything, config).await?.id,
-                )
-            }
-        };
-        super::offline::audit(
-            store,
-            action,
-            &format!("camera:{id}"),
-            format!("demo setup, {url}"),
-        )
-        .await?;
+    // The first owned cameras record, and one covert observation post (seen only by
+    // those cleared for it); everything else is registered without recording.
+    let (mut overt_recording, mut covert_recording, mut registered) = (0, 0, 0);
+    for (index, main, _sub) in &plan.streams {
+        let camera = &estate.cameras[*index];
+        let owned = camera.control == Control::Owned;
+        let record = owned && !camera.covert && overt_recording < args.recording
+            || owned && camera.covert && covert_recording < 1;
+        let id = register(store, camera, sim.camera_url(*main), record).await?;
         running.state.recorder.sync_camera(id).await?;
+        if record {
+            *if camera.covert {
+                &mut covert_recording
+            } else {
+                &mut overt_recording
+            } += 1;
+        }
+        registered += 1;
     }
-    let base = format!("http://{}", running.addr);
-    println!("Sightline demo running: {DEMO_CAMERAS} simulated cameras are recording.");
-    println!("  API:      {base}/api/cameras");
-    println!("  metrics:  {base}/metrics");
-    println!("  OpenAPI:  {base}/api/openapi.json");
-    let data = running.state.store.root().display().to_string();
+    let recording = overt_recording + covert_recording;
+    // The borough command sees the security zone's cameras and the councils' shared feeds.
+    for (group, rights) in std::iter::once((
+        estate::SECURITY_ZONE.to_owned(),
+        Rights::LIVE.union(Rights::PLAYBACK),
+    ))
+    .chain(
+        estate
+            .councils
+            .iter()
+            .map(|c| (c.slug.clone(), Rights::LIVE)),
+    ) {
+        store
+            .put_grant(&Grant {
+                org: estate::BOROUGH_COMMAND.into(),
+                camera_group: group,
+                rights,
+                ptz_priority: 0,
+            })
+            .await?;
+    }
+
+    let base = format!("{}://{}", running.scheme, running.addr);
+    let partner: u32 = estate.councils.iter().map(|c| c.cameras).sum();
+    println!("Sightline demo running: the simulated London estate.");
     println!(
-        "  sign in:  POST {base}/api/session as \"admin\" with the one-time secret printed on"
+        "  cameras:  {registered} registered, {recording} recording; {} partner councils ({partner} cameras, their shared feeds view-only); {} body-worn devices",
+        estate.councils.len(),
+        estate.bwv.len()
     );
-    println!("            the first run, then choose a new password (POST /api/session/password)");
-    println!("  CLI:      sightline user add --data {data} --name me --role administrator --password-stdin");
-    println!("            export SIGHTLINE_TOKEN=$(sightline token create --data {data} --user me | tail -n 1)");
+    println!("  API:      {base}/api/cameras   OpenAPI: {base}/api/openapi.json");
+    if passwords.is_empty() {
+        println!("  sign in:  with the accounts made on the first run (reset one with `sightline user reset-password`)");
+    } else {
+        println!("  sign in:  POST {base}/api/session with one of these (shown once):");
+        for (name, password) in &passwords {
+            println!("    login: {name} / {password}");
+        }
+    }
+    let data = running.state.store.root().display().to_string();
+    println!("  CLI:      export SIGHTLINE_TOKEN=$(sightline token create --data {data} --user supervisor | tail -n 1)");
     println!("            sightline camera list --server {base}");
     println!("Press Ctrl-C to stop.");
     super::serve::shutdown_signal().await;
@@ -89,4 +146,99 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     running.stop().await?;
     sim.shutdown().await;
     Ok(())
+}
+
+/// Creates the demo's accounts if none exists yet; returns the new ones' passwords.
+async fn provision_accounts(store: &Store) -> anyhow::Result<Vec<(String, String)>> {
+    if store.user_count().await? > 0 {
+        return Ok(vec![]);
+    }
+    let mut made = vec![];
+    for (name, role, clearance) in ACCOUNTS {
+        let password = sightline_store::credentials::new_secret("")[..20].to_owned();
+        store
+            .add_user(NewUser {
+                name: (*name).into(),
+                org: estate::BOROUGH_COMMAND.into(),
+                role: *role,
+                clearance: *clearance,
+                password: password.clone(),
+                must_change_password: false,
+            })
+            .await?;
+        super::offline::audit(
+            store,
+            "user.add",
+            &format!("user:{name}"),
+            format!("demo account, {role}"),
+        )
+        .await?;
+        made.push(((*name).to_owned(), password));
+    }
+    Ok(made)
+}
+
+/// Registers (or, on a later run, re-points) one estate camera; returns its id.
+async fn register(
+    store: &Store,
+    camera: &EstateCamera,
+    url: String,
+    record: bool,
+) -> anyhow::Result<sightline_core::CameraId> {
+    let everything = Visibility::everything();
+    let existing = store
+        .cameras(&everything)
+        .await?
+        .into_iter()
+        .find(|c| c.name == camera.name);
+    // The simulator's port may differ from the last run's: point the camera at it.
+    let (action, id) = match existing {
+        Some(c) => {
+            let update = CameraUpdate {
+                url: Some(url.clone()),
+                enabled: Some(record),
+                ..Default::default()
+            };
+            (
+                "camera.update",
+                store.update_camera(&everything, c.id, update).await?.id,
+            )
+        }
+        None => {
+            let mut config = CameraConfig::new(camera.name.clone(), url.clone());
+            config.owner_org = camera.owner_org.clone();
+            config.enabled = record;
+            config.kind = match camera.kind {
+                Kind::Static => CameraKind::Static,
+                Kind::Ptz => CameraKind::Ptz,
+                Kind::Deployable => CameraKind::Deployable,
+            };
+            config.control = match camera.control {
+                Control::Owned => ControlClass::Owned,
+                Control::Partner => ControlClass::Partner,
+                Control::Temporary => ControlClass::Temporary,
+            };
+            config.position = Some(camera.position);
+            config.sensitivity = Sensitivity {
+                classification: if camera.covert {
+                    Classification::Secret
+                } else {
+                    Classification::Official
+                },
+                covert: camera.covert,
+            };
+            (
+                "camera.add",
+                store.add_camera(&everything, config).await?.id,
+            )
+        }
+    };
+    super::offline::audit(
+        store,
+        action,
+        &format!("camera:{id}"),
+        format!("demo setup, {}", camera.key),
+    )
+    .await?;
+    Ok(id)
 }
