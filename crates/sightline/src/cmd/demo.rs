@@ -85,8 +85,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for (index, main, _sub) in &plan.streams {
         let camera = &estate.cameras[*index];
         let owned = camera.control == Control::Owned;
-        let record = owned && !camera.covert && overt_recording < args.recording
-            || owned && camera.covert && covert_recording < 1;
+        let record = owned
+            && if camera.covert {
+                covert_recording < 1
+            } else {
+                overt_recording < args.recording
+            };
         let id = register(store, camera, sim.camera_url(*main), record).await?;
         running.state.recorder.sync_camera(id).await?;
         if record {
