@@ -409,7 +409,27 @@ async fn trial(cameras: u32, seconds: u64, bitrate: Option<u32>) -> anyhow::Resu
         let n: usize = n.parse()?;
         sent[n - 1] = frames.parse()?;
     }
-    // Then the recorder, which drains everything it holds into the index on the way out.
+    // The recorder may still be reading what the cameras sent last: wait until every
+    // camera's session has seen its stream end (no camera left recording), then stop the
+    // recorder, which drains everything it holds into the index on the way out.
+    let draining = Instant::now();
+    loop {
+        let list: Vec<serde_json::Value> = http
+            .get(format!("{base}/api/cameras"))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if !list.iter().any(|c| c["status"]["state"] == "recording") {
+            break;
+        }
+        anyhow::ensure!(
+            draining.elapsed() < Duration::from_secs(60),
+            "cameras still recording 60 s after the simulator stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     server.interrupt(Duration::from_secs(60))?;
 
     let store = Store::open(&data).await?;
@@ -442,7 +462,14 @@ async fn trial(cameras: u32, seconds: u64, bitrate: Option<u32>) -> anyhow::Resu
         bytes_written_per_s: bytes as f64 / recorded_s,
         index_bytes_per_camera_day: index_bytes as f64 / camera_seconds * 86_400.0,
     };
-    let _ = std::fs::remove_dir_all(&work);
+    if trial.clean() {
+        let _ = std::fs::remove_dir_all(&work);
+    } else {
+        eprintln!(
+            "kept the run's data and logs for inspection: {}",
+            work.display()
+        );
+    }
     Ok(trial)
 }
 
