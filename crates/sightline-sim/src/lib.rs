@@ -17,12 +17,14 @@
 //! * `session` (sans-I/O request handling), `sdp`, `auth`, `rtcp`: the protocol pieces.
 //! * `rtsp_server`: one task per connection, paced writes bounded by a timeout, so a slow or
 //!   dead client never affects the others.
+//! * `fault`: cameras that flap, refuse every password, stall or fall behind, on demand.
 //! * `estate`: the simulated London estate (owned, partner, temporary and covert cameras,
 //!   body-worn devices), a pure function of a seed.
 
 mod auth;
 mod clip;
 pub mod estate;
+pub mod fault;
 mod prepared;
 mod rtcp;
 mod rtp;
@@ -42,6 +44,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::auth::Authenticator;
 use crate::clip::{Clip, ClipSpec};
 pub use crate::estate::{Estate, StreamPlan};
+pub use crate::fault::Fault;
 use crate::prepared::PreparedClip;
 use crate::timeline::CameraTimeline;
 
@@ -72,6 +75,8 @@ pub struct SimConfig {
     /// The scene each camera streams, by camera index (0-based); cameras past the end of
     /// the list stream scene 0.
     pub camera_scenes: Vec<u8>,
+    /// Cameras (numbered from 1) that misbehave, and how.
+    pub faults: Vec<(u32, Fault)>,
 }
 
 /// A picture size and bitrate to generate a scene at.
@@ -95,6 +100,7 @@ impl Default for SimConfig {
             bitrate_bps: None,
             extra_scenes: Vec::new(),
             camera_scenes: Vec::new(),
+            faults: Vec::new(),
         }
     }
 }
@@ -135,6 +141,8 @@ pub(crate) struct Shared {
     pub(crate) sent: Vec<std::sync::atomic::AtomicU64>,
     /// Each camera's index into `scenes`.
     pub(crate) camera_scenes: Vec<u8>,
+    /// Each camera's fault, if it has one.
+    pub(crate) faults: Vec<Option<Fault>>,
     pub(crate) auth: Option<Authenticator>,
     /// Frame 0 of every camera was due at this instant.
     pub(crate) epoch: tokio::time::Instant,
@@ -143,6 +151,17 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The fault of camera `camera` (0-based), if any.
+    pub(crate) fn fault(&self, camera: usize) -> Option<Fault> {
+        self.faults.get(camera).copied().flatten()
+    }
+
+    /// Whether camera `camera` (0-based) is in a flapping camera's down phase now.
+    pub(crate) fn down(&self, camera: usize) -> bool {
+        self.fault(camera)
+            .is_some_and(|f| f.down_at(self.epoch.elapsed()))
+    }
+
     /// The scene camera `camera` (0-based) streams.
     pub(crate) fn scene(&self, camera: usize) -> &Scene {
         let index = self.camera_scenes.get(camera).copied().unwrap_or(0);
@@ -196,6 +215,13 @@ fn validate(c: &SimConfig) -> Result<(), SimError> {
                 "must be even and 16..=2160",
             );
         }
+    }
+    if let Some((bad, _)) = c.faults.iter().find(|(n, _)| !(1..=c.cameras).contains(n)) {
+        return invalid(
+            "faults",
+            bad.to_string(),
+            "names a camera that does not exist",
+        );
     }
     if let Some(&bad) = c
         .camera_scenes
@@ -269,6 +295,9 @@ impl SimServer {
                 .map(|_| CameraTimeline::random())
                 .collect(),
             sent: (0..config.cameras).map(|_| Default::default()).collect(),
+            faults: (1..=config.cameras)
+                .map(|n| config.faults.iter().find(|(c, _)| *c == n).map(|(_, f)| *f))
+                .collect(),
             auth: config
                 .credentials
                 .map(|(user, pass)| Authenticator::new(user, pass)),

@@ -29,7 +29,7 @@ use crate::rtcp::{ntp_timestamp, SenderReport, SENDER_REPORT_LEN};
 use crate::rtp::interleaved_header;
 use crate::session::{Action, RtspSession, SESSION_TIMEOUT_SECS};
 use crate::timeline::{due_offset, CLOCK_RATE};
-use crate::Shared;
+use crate::{Fault, Shared};
 
 /// Longest a single write (one frame or one response) may take before the client is dropped.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -49,6 +49,15 @@ struct Playback {
     octets: u32,
     /// When the last frame went out, and its RTP timestamp.
     last_sent: Option<(Instant, u32)>,
+    /// When the first frame was due (a stalling camera stops some time after).
+    started: Instant,
+}
+
+impl Playback {
+    /// Whether a stalling camera has stopped sending.
+    fn stalled(&self, shared: &Shared) -> bool {
+        matches!(shared.fault(self.camera), Some(Fault::Stall { after }) if self.started.elapsed() >= after)
+    }
 }
 
 async fn tick(interval: Option<&mut Interval>) {
@@ -129,11 +138,19 @@ async fn run(
             }
             () = tick(frames) => {
                 let p = playback.as_mut().expect("frame timer only runs while playing");
-                send_frame(p, shared, wr, &mut out).await?;
+                if shared.down(p.camera) {
+                    // A flapping camera dropping off the network.
+                    return Ok(());
+                }
+                if !p.stalled(shared) {
+                    send_frame(p, shared, wr, &mut out).await?;
+                }
             }
             () = tick(rtcp) => {
                 let p = playback.as_mut().expect("RTCP timer only runs while playing");
-                send_sender_report(p, shared, wr).await?;
+                if !p.stalled(shared) {
+                    send_sender_report(p, shared, wr).await?;
+                }
             }
         }
     }
@@ -191,7 +208,12 @@ async fn handle_input(
 fn start_playback(shared: &Shared, camera: usize, channel: u8, first_frame: u64) -> Playback {
     let fps = shared.scene(camera).clip.spec.fps;
     let start = shared.epoch + due_offset(first_frame, fps);
-    let mut frames = interval_at(start, due_offset(1, fps));
+    // A slow camera spaces its frames `factor` times wider than their timestamps say.
+    let slowness = match shared.fault(camera) {
+        Some(Fault::Slow { factor }) => factor,
+        _ => 1,
+    };
+    let mut frames = interval_at(start, due_offset(1, fps) * slowness);
     frames.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // The first report follows the first frame closely so receivers can map time early.
     let mut rtcp = interval_at(start + due_offset(1, fps) / 2, RTCP_INTERVAL);
@@ -205,6 +227,7 @@ fn start_playback(shared: &Shared, camera: usize, channel: u8, first_frame: u64)
         packets: 0,
         octets: 0,
         last_sent: None,
+        started: start,
     }
 }
 

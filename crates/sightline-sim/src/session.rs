@@ -18,7 +18,7 @@ use rtsp_types::{Method, Request, Response, StatusCode, Url, Version};
 
 use crate::sdp::{self, SdpParams, TRACK_CONTROL};
 use crate::timeline::first_frame_for_viewer;
-use crate::Shared;
+use crate::{Fault, Shared};
 
 /// Seconds a session may go without a request before the server may drop it.
 pub const SESSION_TIMEOUT_SECS: u64 = 60;
@@ -133,6 +133,25 @@ impl RtspSession {
         let camera = req
             .request_uri()
             .and_then(|u| parse_camera_path(u.path(), self.shared.cameras.len() as u32));
+        if let Some(n) = camera {
+            let index = n as usize - 1;
+            if self.shared.fault(index) == Some(Fault::WrongCredentials) {
+                let challenge = match &self.shared.auth {
+                    Some(auth) => auth.challenge(),
+                    None => "Basic realm=\"sightline-sim\"".to_owned(),
+                };
+                let resp = respond(StatusCode::Unauthorized)
+                    .header(WWW_AUTHENTICATE, challenge)
+                    .build(Vec::new());
+                return (resp, Action::None);
+            }
+            if self.shared.down(index) {
+                return (
+                    respond(StatusCode::ServiceUnavailable).build(Vec::new()),
+                    Action::None,
+                );
+            }
+        }
         match req.method() {
             Method::Options => (
                 respond(StatusCode::Ok)

@@ -266,3 +266,83 @@ async fn cameras_stream_their_own_scene_at_its_bitrate_and_it_decodes() {
     assert!((1_800_000..=2_200_000).contains(&rate), "{rate} bit/s");
     assert!(sizes[0].1 < 1_000_000, "the default scene is not padded");
 }
+
+#[tokio::test]
+async fn faulty_cameras_misbehave_as_asked() {
+    use sightline_sim::Fault;
+    let server = SimServer::start(SimConfig {
+        faults: vec![
+            (1, Fault::WrongCredentials),
+            (
+                2,
+                Fault::Stall {
+                    after: Duration::from_millis(800),
+                },
+            ),
+            (3, Fault::Slow { factor: 2 }),
+            (
+                4,
+                Fault::Flapping {
+                    up: Duration::from_secs(60),
+                    down: Duration::from_secs(60),
+                },
+            ),
+            (
+                5,
+                Fault::Flapping {
+                    up: Duration::from_nanos(1),
+                    down: Duration::from_secs(60),
+                },
+            ),
+        ],
+        ..config(5)
+    })
+    .await
+    .unwrap();
+
+    // Wrong credentials: refused whatever is sent.
+    for creds in [None, creds("admin", "admin")] {
+        let err = play(&server.camera_url(1), creds)
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("401"), "{err}");
+    }
+    // Down: refused while down.
+    let err = play(&server.camera_url(5), None).await.err().expect("down");
+    assert!(err.to_string().contains("503"), "{err}");
+
+    // Frames in the 1.6 s after each camera's first (which waits for the next IDR): a
+    // stall stops after 0.8 s, a slow camera sends half, a flapping camera in its up
+    // phase streams normally.
+    let count = |url: String| async move {
+        let mut demuxed = play(&url, None).await.unwrap().demuxed().unwrap();
+        let mut first = None;
+        let mut frames = 0;
+        loop {
+            let until = first.map_or(tokio::time::Instant::now() + Duration::from_secs(3), |f| {
+                f + Duration::from_millis(1600)
+            });
+            match tokio::time::timeout_at(until, demuxed.next()).await {
+                Ok(Some(item)) => {
+                    if let CodecItem::VideoFrame(_) = item.unwrap() {
+                        first.get_or_insert_with(tokio::time::Instant::now);
+                        frames += 1;
+                    }
+                }
+                _ => return frames,
+            }
+        }
+    };
+    let (stalled, slow, up) = tokio::join!(
+        count(server.camera_url(2)),
+        count(server.camera_url(3)),
+        count(server.camera_url(4))
+    );
+    assert!(
+        (17..=23).contains(&stalled),
+        "stalled camera sent {stalled}"
+    );
+    assert!((16..=24).contains(&slow), "slow camera sent {slow}");
+    assert!(up >= 36, "flapping camera in its up phase sent {up}");
+}

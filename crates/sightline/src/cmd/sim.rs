@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use sightline_sim::{Estate, SimConfig, SimServer};
+use sightline_sim::{Estate, Fault, SimConfig, SimServer};
 
 #[derive(clap::Args, Debug)]
 pub struct SimArgs {
@@ -25,6 +25,23 @@ pub struct SimArgs {
     /// The estate's seed: the same seed gives the same city.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Make camera N misbehave: N=flapping:UP:DOWN, N=wrong-credentials, N=stall:AFTER or
+    /// N=slow:FACTOR (times in seconds). Repeatable.
+    #[arg(long = "fault", value_parser = parse_fault)]
+    faults: Vec<(u32, Fault)>,
+}
+
+fn parse_fault(s: &str) -> Result<(u32, Fault), String> {
+    let (n, fault) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not CAMERA=FAULT, e.g. 3=stall:10"))?;
+    let n: u32 = n
+        .parse()
+        .map_err(|_| format!("{n:?} in {s:?} is not a camera number"))?;
+    let fault = fault
+        .parse()
+        .map_err(|e: sightline_sim::fault::FaultError| e.to_string())?;
+    Ok((n, fault))
 }
 
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
@@ -46,6 +63,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         credentials,
         fps: args.fps,
         bitrate_bps: args.bitrate,
+        faults: args.faults,
         ..SimConfig::default()
     };
     let sim = SimServer::start(config).await?;
