@@ -79,6 +79,20 @@ pub struct SimConfig {
     pub faults: Vec<(u32, Fault)>,
 }
 
+/// How late a frame may go out before it counts as late: about what a real camera
+/// buffers before it must drop frames.
+pub const LATE_AFTER: Duration = Duration::from_secs(1);
+
+/// What a simulator sent, per camera (index 0 is camera 1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SentCounts {
+    /// Video frames written in full.
+    pub frames: Vec<u64>,
+    /// Of those, frames written more than [`LATE_AFTER`] after they were due. A real
+    /// camera would have dropped frames instead of sending late.
+    pub late: Vec<u64>,
+}
+
 /// A picture size and bitrate to generate a scene at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SceneSpec {
@@ -139,6 +153,9 @@ pub(crate) struct Shared {
     pub(crate) cameras: Vec<CameraTimeline>,
     /// Video frames written in full to clients, per camera: what a recorder should hold.
     pub(crate) sent: Vec<std::sync::atomic::AtomicU64>,
+    /// Of those, frames that went out more than [`LATE_AFTER`] after they were due,
+    /// because the client did not read fast enough.
+    pub(crate) late: Vec<std::sync::atomic::AtomicU64>,
     /// Each camera's index into `scenes`.
     pub(crate) camera_scenes: Vec<u8>,
     /// Each camera's fault, if it has one.
@@ -295,6 +312,7 @@ impl SimServer {
                 .map(|_| CameraTimeline::random())
                 .collect(),
             sent: (0..config.cameras).map(|_| Default::default()).collect(),
+            late: (0..config.cameras).map(|_| Default::default()).collect(),
             faults: (1..=config.cameras)
                 .map(|n| config.faults.iter().find(|(c, _)| *c == n).map(|(_, f)| *f))
                 .collect(),
@@ -334,24 +352,28 @@ impl SimServer {
         )
     }
 
-    /// Video frames written in full to clients so far, per camera (index 0 is camera 1),
-    /// over all connections: exactly what a recorder that loses nothing holds.
-    pub fn frames_sent(&self) -> Vec<u64> {
-        self.shared
-            .sent
-            .iter()
-            .map(|n| n.load(std::sync::atomic::Ordering::Relaxed))
-            .collect()
+    /// What was sent to clients so far, per camera, over all connections: exactly
+    /// what a recorder that loses nothing holds.
+    pub fn sent(&self) -> SentCounts {
+        let load = |v: &[std::sync::atomic::AtomicU64]| {
+            v.iter()
+                .map(|n| n.load(std::sync::atomic::Ordering::Relaxed))
+                .collect()
+        };
+        SentCounts {
+            frames: load(&self.shared.sent),
+            late: load(&self.shared.late),
+        }
     }
 
     /// Stops accepting, closes every connection and waits for the tasks to finish;
-    /// returns the final [`Self::frames_sent`], which no longer change.
-    pub async fn shutdown(mut self) -> Vec<u64> {
+    /// returns the final [`Self::sent`] counts, which no longer change.
+    pub async fn shutdown(mut self) -> SentCounts {
         let _ = self.shutdown.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
-        self.frames_sent()
+        self.sent()
     }
 }
 

@@ -252,6 +252,13 @@ async fn send_frame(
     );
     write_bounded(wr, out).await?;
     shared.sent[p.camera].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // A slow camera is late on purpose; any other is late only when its client lags.
+    let due = shared.epoch + due_offset(n, scene.clip.spec.fps);
+    if due.elapsed() > crate::LATE_AFTER
+        && !matches!(shared.fault(p.camera), Some(Fault::Slow { .. }))
+    {
+        shared.late[p.camera].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let frame = scene.prepared.frame(n);
     p.packets = p.packets.wrapping_add(frame.rtp_offsets.len() as u32);
     p.octets = p.octets.wrapping_add(frame.payload_octets);

@@ -54,6 +54,7 @@ fn fifty_cameras_for_twenty_seconds_lose_no_frame() {
         .unwrap();
     let trials: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
     assert_eq!(trials[0]["lost"], 0);
+    assert_eq!(trials[0]["late"], 0, "nothing sent late");
     assert!(files
         .iter()
         .any(|p| p.extension().is_some_and(|e| e == "md")));

@@ -33,6 +33,7 @@ fn shared(auth: Option<Authenticator>) -> Arc<Shared> {
         scenes: vec![Scene { clip, prepared }],
         camera_scenes: vec![],
         sent: vec![Default::default(), Default::default()],
+        late: vec![Default::default(), Default::default()],
         faults: vec![],
         cameras: vec![
             CameraTimeline {

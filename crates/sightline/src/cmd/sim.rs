@@ -72,9 +72,10 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     }
     super::serve::shutdown_signal().await;
     let sent = sim.shutdown().await;
-    // What each camera sent in full, for whoever counts what was recorded (bench ingest).
-    for (n, frames) in sent.iter().enumerate() {
-        println!("sent camera={} frames={frames}", n + 1);
+    // What each camera sent in full (and how much of it late), for whoever counts what
+    // was recorded (bench ingest).
+    for (n, (frames, late)) in sent.frames.iter().zip(&sent.late).enumerate() {
+        println!("sent camera={} frames={frames} late={late}", n + 1);
     }
     Ok(())
 }

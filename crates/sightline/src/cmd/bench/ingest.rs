@@ -54,6 +54,9 @@ pub struct Trial {
     pub frames_sent: u64,
     pub frames_recorded: u64,
     pub lost: u64,
+    /// Frames the simulator sent more than a second late because the recorder did not
+    /// read fast enough; a real camera would have dropped them. Counted as failure.
+    pub late: u64,
     /// Cameras that lost frames, with how many.
     pub cameras_losing: Vec<(u32, u64)>,
     /// Cameras with more frames recorded than sent (the counts do not add up).
@@ -79,9 +82,9 @@ impl Trial {
         )
     }
 
-    /// Zero loss and counts that add up.
+    /// Zero loss, nothing sent late, and counts that add up.
     pub fn clean(&self) -> bool {
-        self.lost == 0 && self.cameras_over.is_empty()
+        self.lost == 0 && self.late == 0 && self.cameras_over.is_empty()
     }
 }
 
@@ -151,8 +154,8 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     } else {
         (!last.clean()).then(|| {
             format!(
-                "{} frames lost (cameras {:?}), counts over (cameras {:?})",
-                last.lost, last.cameras_losing, last.cameras_over
+                "{} frames lost (cameras {:?}), {} sent late, counts over (cameras {:?})",
+                last.lost, last.cameras_losing, last.late, last.cameras_over
             )
         })
     };
@@ -398,6 +401,7 @@ async fn trial(cameras: u32, seconds: u64, bitrate: Option<u32>) -> anyhow::Resu
     // Stop the cameras first; they report what they sent in full.
     sim.interrupt(Duration::from_secs(30))?;
     let mut sent = vec![0u64; cameras as usize];
+    let mut late = 0u64;
     for line in sim
         .lines_until(Duration::from_secs(5), |_| false)
         .unwrap_or_default()
@@ -405,9 +409,15 @@ async fn trial(cameras: u32, seconds: u64, bitrate: Option<u32>) -> anyhow::Resu
         let Some(rest) = line.strip_prefix("sent camera=") else {
             continue;
         };
-        let (n, frames) = rest.split_once(" frames=").context("a sent line")?;
-        let n: usize = n.parse()?;
-        sent[n - 1] = frames.parse()?;
+        let mut fields = rest.split(' ');
+        let n: usize = fields.next().context("a camera number")?.parse()?;
+        for field in fields {
+            match field.split_once('=') {
+                Some(("frames", v)) => sent[n - 1] = v.parse()?,
+                Some(("late", v)) => late += v.parse::<u64>()?,
+                _ => {}
+            }
+        }
     }
     // The recorder may still be reading what the cameras sent last: wait until every
     // camera's session has seen its stream end (no camera left recording), then stop the
@@ -455,6 +465,7 @@ async fn trial(cameras: u32, seconds: u64, bitrate: Option<u32>) -> anyhow::Resu
         frames_sent: sent.iter().sum(),
         frames_recorded: recorded.iter().sum(),
         lost,
+        late,
         cameras_losing: losing,
         cameras_over: over,
         recorder_cpu_s_per_camera_hour: (cpu1 - cpu0) / (f64::from(cameras) * steady_s / 3600.0),
@@ -482,11 +493,11 @@ fn write_results(dir: &Path, trials: &[Trial]) -> anyhow::Result<PathBuf> {
     let json = dir.join(format!("ingest-{stamp}.json"));
     std::fs::write(&json, serde_json::to_string_pretty(trials)?)?;
     let mut md = String::from(
-        "| cameras | seconds | bitrate | frames sent | recorded | lost | recorder CPU s / camera-hour | peak RSS MiB | MB/s written | index MB / camera-day |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| cameras | seconds | bitrate | frames sent | recorded | lost | sent late | recorder CPU s / camera-hour | peak RSS MiB | MB/s written | index MB / camera-day |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for t in trials {
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.2} | {:.2} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.2} | {:.2} |\n",
             t.cameras,
             t.seconds,
             t.bitrate_bps.map_or("plain".into(), |b| format!(
@@ -496,6 +507,7 @@ fn write_results(dir: &Path, trials: &[Trial]) -> anyhow::Result<PathBuf> {
             t.frames_sent,
             t.frames_recorded,
             t.lost,
+            t.late,
             t.recorder_cpu_s_per_camera_hour,
             t.peak_rss_mib,
             t.bytes_written_per_s / 1e6,
@@ -529,6 +541,7 @@ mod tests {
             frames_sent: 150,
             frames_recorded: 150,
             lost: 0,
+            late: 0,
             cameras_losing: vec![],
             cameras_over: vec![],
             recorder_cpu_s_per_camera_hour: 12.34,
@@ -546,5 +559,11 @@ mod tests {
         t.cameras_over.clear();
         t.lost = 1;
         assert!(!t.clean());
+        t.lost = 0;
+        t.late = 1;
+        assert!(
+            !t.clean(),
+            "a frame sent late is one a real camera would have dropped"
+        );
     }
 }
