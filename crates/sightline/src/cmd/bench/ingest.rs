@@ -12,17 +12,14 @@
 //! camera-day. Results go to `bench/results/` as JSON and a Markdown table.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde::Serialize;
-use sightline_core::{Clearance, Role};
-use sightline_store::users::NewUser;
 use sightline_store::Store;
+
+use super::rig::{cpu_seconds, peak_rss_mib, Rig};
 
 #[derive(clap::Args, Debug)]
 pub struct IngestArgs {
@@ -166,281 +163,24 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A child process that is killed if dropped, with its stdout lines on a channel.
-struct Process {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Process {
-    fn spawn(mut cmd: Command, log: &Path) -> anyhow::Result<Process> {
-        let log =
-            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .env("SIGHTLINE_LOG", "warn")
-            .spawn()
-            .with_context(|| format!("starting {cmd:?}"))?;
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Process { child, lines })
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    /// Asks the process to stop as Ctrl-C would, and waits for it.
-    fn interrupt(&mut self, within: Duration) -> anyhow::Result<()> {
-        // SAFETY: kill(2) with a pid this process started and has not reaped yet.
-        unsafe {
-            libc::kill(self.pid(), libc::SIGINT);
-        }
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!("process {} did not stop within {within:?}", self.pid())
-    }
-
-    /// Lines up to and including the first one `done` accepts.
-    fn lines_until(
-        &self,
-        within: Duration,
-        mut done: impl FnMut(&str) -> bool,
-    ) -> anyhow::Result<Vec<String>> {
-        let deadline = Instant::now() + within;
-        let mut seen = vec![];
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let stop = done(&line);
-                    seen.push(line);
-                    if stop {
-                        return Ok(seen);
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => bail!("timed out after {within:?}"),
-                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(seen),
-            }
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// CPU seconds (user + system) a process has used so far, from `/proc/PID/stat`.
-fn cpu_seconds(pid: i32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
-    // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    Ok(ticks / per_second)
-}
-
-/// Peak resident memory of a process in MiB (`VmHWM`).
-fn peak_rss_mib(pid: i32) -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .context("no VmHWM in /proc status")?
-        .parse()?;
-    Ok(kib / 1024.0)
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 async fn trial(cameras: u32, seconds: u64, bitrate: Option<u32>) -> anyhow::Result<Trial> {
-    let exe = std::env::current_exe().context("finding the sightline binary")?;
-    let work = std::env::temp_dir().join(format!(
-        "sightline-bench-ingest-{}-{cameras}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&work);
-    let data = work.join("data");
-
-    // An administrator to register the cameras, made before the server starts.
-    let store = Store::open(&data).await?;
-    let admin = store
-        .add_user(NewUser {
-            name: "bench-admin".into(),
-            org: sightline_core::camera::DEFAULT_ORG.into(),
-            role: Role::Administrator,
-            clearance: Clearance::default(),
-            password: sightline_store::credentials::new_secret(""),
-            must_change_password: false,
-        })
-        .await?;
-    let (_, token) = store.create_token(&admin, "bench", None).await?;
-    store.close().await;
-
-    // The cameras.
-    let mut sim_cmd = Command::new(&exe);
-    sim_cmd.args([
-        "sim",
-        "--cameras",
-        &cameras.to_string(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
-    if let Some(b) = bitrate {
-        sim_cmd.args(["--bitrate", &b.to_string()]);
-    }
-    let mut sim = Process::spawn(sim_cmd, &work.join("sim.log"))?;
-    let urls: Vec<String> = sim
-        .lines_until(Duration::from_secs(120), |l| {
-            l.starts_with(&format!("camera {cameras} "))
-        })
-        .context("waiting for the simulator")?
-        .iter()
-        .filter_map(|l| l.split_once(" rtsp=").map(|(_, u)| u.to_owned()))
-        .collect();
-    anyhow::ensure!(
-        urls.len() == cameras as usize,
-        "the simulator listed {} cameras",
-        urls.len()
-    );
-
-    // The recorder.
-    let port = free_port()?;
-    let base = format!("http://127.0.0.1:{port}");
-    let mut serve_cmd = Command::new(&exe);
-    serve_cmd
-        .args(["serve", "--data"])
-        .arg(&data)
-        .args(["--listen", &format!("127.0.0.1:{port}")]);
-    let mut server = Process::spawn(serve_cmd, &work.join("serve.log"))?;
-    let http = reqwest::Client::new();
-    let started = Instant::now();
-    while http.get(format!("{base}/api/health")).send().await.is_err() {
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(60),
-            "the recorder did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mut ids = Vec::with_capacity(urls.len());
+    let mut rig = Rig::start("ingest", cameras, bitrate).await?;
     let registering = Instant::now();
-    for (n, url) in urls.iter().enumerate() {
-        let resp = http
-            .post(format!("{base}/api/cameras"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({ "name": format!("bench {}", n + 1), "url": url }))
-            .send()
-            .await?;
-        anyhow::ensure!(
-            resp.status().is_success(),
-            "registering camera {}: {}",
-            n + 1,
-            resp.text().await?
-        );
-        ids.push(
-            resp.json::<serde_json::Value>().await?["id"]
-                .as_i64()
-                .context("camera id")?,
-        );
-    }
-    // Steady state: every camera recording.
-    loop {
-        let list: Vec<serde_json::Value> = http
-            .get(format!("{base}/api/cameras"))
-            .bearer_auth(&token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let recording = list
-            .iter()
-            .filter(|c| c["status"]["state"] == "recording")
-            .count();
-        if recording == cameras as usize {
-            break;
-        }
-        anyhow::ensure!(
-            registering.elapsed() < Duration::from_secs(60 + u64::from(cameras) / 10),
-            "only {recording} of {cameras} cameras recording after {:?}",
-            registering.elapsed()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let cpu0 = cpu_seconds(server.pid())?;
+    rig.wait_recording(cameras as usize).await?;
+    let pid = rig.server.pid();
+    let cpu0 = cpu_seconds(pid)?;
     let steady = Instant::now();
     eprintln!("{cameras} cameras recording; measuring for {seconds} s");
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let steady_s = steady.elapsed().as_secs_f64();
-    let cpu1 = cpu_seconds(server.pid())?;
-    let peak = peak_rss_mib(server.pid())?;
+    let cpu1 = cpu_seconds(pid)?;
+    let peak = peak_rss_mib(pid)?;
     let recorded_s = registering.elapsed().as_secs_f64();
-
-    // Stop the cameras first; they report what they sent in full.
-    sim.interrupt(Duration::from_secs(30))?;
-    let mut sent = vec![0u64; cameras as usize];
-    let mut late = 0u64;
-    for line in sim
-        .lines_until(Duration::from_secs(5), |_| false)
-        .unwrap_or_default()
-    {
-        let Some(rest) = line.strip_prefix("sent camera=") else {
-            continue;
-        };
-        let mut fields = rest.split(' ');
-        let n: usize = fields.next().context("a camera number")?.parse()?;
-        for field in fields {
-            match field.split_once('=') {
-                Some(("frames", v)) => sent[n - 1] = v.parse()?,
-                Some(("late", v)) => late += v.parse::<u64>()?,
-                _ => {}
-            }
-        }
-    }
-    // The recorder may still be reading what the cameras sent last: wait until every
-    // camera's session has seen its stream end (no camera left recording), then stop the
-    // recorder, which drains everything it holds into the index on the way out.
-    let draining = Instant::now();
-    loop {
-        let list: Vec<serde_json::Value> = http
-            .get(format!("{base}/api/cameras"))
-            .bearer_auth(&token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        if !list.iter().any(|c| c["status"]["state"] == "recording") {
-            break;
-        }
-        anyhow::ensure!(
-            draining.elapsed() < Duration::from_secs(60),
-            "cameras still recording 60 s after the simulator stopped"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    server.interrupt(Duration::from_secs(60))?;
+    let sent = rig.stop_cameras().await?;
+    rig.stop_recorder()?;
+    let (data, ids) = (rig.data.clone(), rig.cameras.clone());
+    let late: u64 = sent.late.iter().sum();
+    let sent = sent.frames;
 
     let store = Store::open(&data).await?;
     let totals: HashMap<i64, sightline_store::recordings::RecordedTotals> = store
@@ -473,14 +213,7 @@ async fn trial(cameras: u32, seconds: u64, bitrate: Option<u32>) -> anyhow::Resu
         bytes_written_per_s: bytes as f64 / recorded_s,
         index_bytes_per_camera_day: index_bytes as f64 / camera_seconds * 86_400.0,
     };
-    if trial.clean() {
-        let _ = std::fs::remove_dir_all(&work);
-    } else {
-        eprintln!(
-            "kept the run's data and logs for inspection: {}",
-            work.display()
-        );
-    }
+    rig.finish(trial.clean());
     Ok(trial)
 }
 

@@ -1,5 +1,6 @@
-//! `sightline bench ingest`, short: simulator and recorder as separate processes, every
-//! frame sent counted against every frame recorded, camera by camera.
+//! The benchmarks, short: `bench ingest` (simulator and recorder as separate processes,
+//! every frame sent counted against every frame recorded, camera by camera) and
+//! `bench export`.
 
 mod common;
 
@@ -58,4 +59,41 @@ fn fifty_cameras_for_twenty_seconds_lose_no_frame() {
     assert!(files
         .iter()
         .any(|p| p.extension().is_some_and(|e| e == "md")));
+}
+
+/// `bench export` runs end to end and reports both throughputs and their ratio (the
+/// figure itself is a benchmark's, recorded in the README, not a test's).
+#[test]
+fn the_export_benchmark_reports_a_ratio() {
+    let dir = TempDir::new("bench-export");
+    let out = std::process::Command::new(BIN)
+        .args([
+            "bench",
+            "export",
+            "--seconds",
+            "3",
+            "--rounds",
+            "2",
+            "--out",
+        ])
+        .arg(dir.path("results"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap();
+    let field = |name: &str| -> f64 {
+        last.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} missing from {last:?}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(field("ratio") > 0.0 && field("export_mb_s") > 0.0 && field("raw_mb_s") > 0.0);
+    // The export carries every recorded byte, plus its MP4 header.
+    assert!(field("export_bytes") > field("raw_bytes"), "{last}");
 }
