@@ -1,7 +1,8 @@
 //! `/api/cameras/{id}/recordings` and `/api/cameras/{id}/export.mp4`.
 //!
 //! An export is planned from the index (`Store::plan_export`) and streamed part by
-//! part from the segment objects, so memory use is bounded whatever the range. Single
+//! part from the segment objects (contiguous chunks merged, a piece read ahead of the
+//! network), so memory use is bounded whatever the range. Single
 //! HTTP ranges are honoured (players seek this way); the ETag is a digest of the
 //! file's layout, so it changes exactly when the bytes would.
 
@@ -24,6 +25,8 @@ use crate::{ApiError, AppState};
 
 /// Largest piece read from a stored object at once while streaming.
 const READ_PIECE: u64 = 1 << 20;
+/// Pieces read ahead of the one being sent.
+const READ_AHEAD: usize = 2;
 
 /// A time window, both ends RFC 3339.
 #[derive(Deserialize, IntoParams, Debug)]
@@ -235,8 +238,7 @@ fn stream_parts(
     range: std::ops::Range<u64>,
 ) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
     let header = layout.header().clone();
-    let pieces: Vec<Part> = layout
-        .parts(range)
+    let pieces: Vec<Part> = coalesce(layout.parts(range))
         .into_iter()
         .flat_map(|p| match p {
             Part::Body(s) => (0..s.len.div_ceil(READ_PIECE))
@@ -253,30 +255,90 @@ fn stream_parts(
             header_part => vec![header_part],
         })
         .collect();
-    futures::stream::iter(pieces).then(move |part| {
-        let store = store.clone();
-        let header = header.clone();
-        async move {
-            match part {
-                Part::Header(r) => Ok(header.slice(r)),
-                Part::Body(s) => {
-                    let bytes = store
-                        .media()
-                        .read(&s.object, s.offset..s.offset + s.len)
-                        .await
-                        .map_err(std::io::Error::other)?;
-                    if bytes.len() as u64 != s.len {
-                        return Err(std::io::Error::other(format!(
-                            "{} is shorter than its index says ({} of {} bytes at {})",
-                            s.object,
-                            bytes.len(),
-                            s.len,
-                            s.offset
-                        )));
+    // One piece is read ahead while the previous one is sent: the disk and the network
+    // work at once, with a bounded number of pieces in memory.
+    futures::stream::iter(pieces)
+        .map(move |part| {
+            let store = store.clone();
+            let header = header.clone();
+            async move {
+                match part {
+                    Part::Header(r) => Ok(header.slice(r)),
+                    Part::Body(s) => {
+                        let bytes = store
+                            .media()
+                            .read(&s.object, s.offset..s.offset + s.len)
+                            .await
+                            .map_err(std::io::Error::other)?;
+                        if bytes.len() as u64 != s.len {
+                            return Err(std::io::Error::other(format!(
+                                "{} is shorter than its index says ({} of {} bytes at {})",
+                                s.object,
+                                bytes.len(),
+                                s.len,
+                                s.offset
+                            )));
+                        }
+                        Ok(bytes)
                     }
-                    Ok(bytes)
                 }
             }
+        })
+        .buffered(READ_AHEAD)
+}
+
+/// Merges body slices that continue each other in the same object (consecutive chunks
+/// of a segment are stored back to back), so a long export reads large pieces instead
+/// of one small read per half-second chunk.
+fn coalesce(parts: Vec<Part>) -> Vec<Part> {
+    let mut out: Vec<Part> = Vec::with_capacity(parts.len());
+    for part in parts {
+        if let (Some(Part::Body(last)), Part::Body(next)) = (out.last_mut(), &part) {
+            if last.object == next.object && last.offset + last.len == next.offset {
+                last.len += next.len;
+                continue;
+            }
         }
-    })
+        out.push(part);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use sightline_media::mp4::{Part, Slice};
+
+    use super::coalesce;
+
+    fn body(object: &str, offset: u64, len: u64) -> Part {
+        Part::Body(Slice {
+            object: object.into(),
+            offset,
+            len,
+        })
+    }
+
+    #[test]
+    fn adjacent_slices_of_one_object_merge_and_nothing_else_does() {
+        let parts = vec![
+            Part::Header(0..10),
+            body("a", 0, 5),
+            body("a", 5, 7),
+            body("a", 20, 1),
+            body("b", 21, 1),
+            Part::Header(10..12),
+            body("b", 22, 3),
+        ];
+        assert_eq!(
+            coalesce(parts),
+            vec![
+                Part::Header(0..10),
+                body("a", 0, 12),
+                body("a", 20, 1),
+                body("b", 21, 1),
+                Part::Header(10..12),
+                body("b", 22, 3),
+            ]
+        );
+    }
 }
