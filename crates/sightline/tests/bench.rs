@@ -6,19 +6,13 @@ mod common;
 
 use common::*;
 
-#[test]
-fn fifty_cameras_for_twenty_seconds_lose_no_frame() {
-    let dir = TempDir::new("bench-ingest");
+/// Runs `sightline bench ARGS --out DIR/results`, which must succeed; returns the
+/// contract line it ends with.
+fn bench(dir: &TempDir, args: &[&str]) -> String {
     let out = std::process::Command::new(BIN)
-        .args([
-            "bench",
-            "ingest",
-            "--cameras",
-            "50",
-            "--seconds",
-            "20",
-            "--out",
-        ])
+        .arg("bench")
+        .args(args)
+        .arg("--out")
         .arg(dir.path("results"))
         .output()
         .unwrap();
@@ -28,22 +22,30 @@ fn fifty_cameras_for_twenty_seconds_lose_no_frame() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // The contract line ends the output.
-    let last = stdout.lines().last().unwrap();
-    let field = |name: &str| -> f64 {
-        last.split_whitespace()
-            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("{name} missing from {last:?}"))
-            .parse()
-            .unwrap()
-    };
-    assert_eq!((field("cameras"), field("seconds")), (50.0, 20.0));
-    assert_eq!(field("lost"), 0.0);
-    assert_eq!(field("frames_sent"), field("frames_recorded"));
+    stdout.lines().last().unwrap().to_owned()
+}
+
+/// A `name=value` number from a contract line.
+fn field(line: &str, name: &str) -> f64 {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("{name} missing from {line:?}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn fifty_cameras_for_twenty_seconds_lose_no_frame() {
+    let dir = TempDir::new("bench-ingest");
+    let last = bench(&dir, &["ingest", "--cameras", "50", "--seconds", "20"]);
+    let f = |name| field(&last, name);
+    assert_eq!((f("cameras"), f("seconds")), (50.0, 20.0));
+    assert_eq!(f("lost"), 0.0);
+    assert_eq!(f("frames_sent"), f("frames_recorded"));
     // 50 cameras at 25 fps for at least the 20 measured seconds.
-    assert!(field("frames_sent") >= 50.0 * 25.0 * 20.0, "{last}");
-    assert!(field("recorder_cpu_s_per_camera_hour") > 0.0);
-    assert!(field("peak_rss_mib") > 1.0);
+    assert!(f("frames_sent") >= 50.0 * 25.0 * 20.0, "{last}");
+    assert!(f("recorder_cpu_s_per_camera_hour") > 0.0);
+    assert!(f("peak_rss_mib") > 1.0);
     // Results as JSON and a Markdown table.
     let files: Vec<_> = std::fs::read_dir(dir.path("results"))
         .unwrap()
@@ -66,34 +68,9 @@ fn fifty_cameras_for_twenty_seconds_lose_no_frame() {
 #[test]
 fn the_export_benchmark_reports_a_ratio() {
     let dir = TempDir::new("bench-export");
-    let out = std::process::Command::new(BIN)
-        .args([
-            "bench",
-            "export",
-            "--seconds",
-            "3",
-            "--rounds",
-            "2",
-            "--out",
-        ])
-        .arg(dir.path("results"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let last = stdout.lines().last().unwrap();
-    let field = |name: &str| -> f64 {
-        last.split_whitespace()
-            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("{name} missing from {last:?}"))
-            .parse()
-            .unwrap()
-    };
-    assert!(field("ratio") > 0.0 && field("export_mb_s") > 0.0 && field("raw_mb_s") > 0.0);
+    let last = bench(&dir, &["export", "--seconds", "3", "--rounds", "2"]);
+    let f = |name| field(&last, name);
+    assert!(f("ratio") > 0.0 && f("export_mb_s") > 0.0 && f("raw_mb_s") > 0.0);
     // The export carries every recorded byte, plus its MP4 header.
-    assert!(field("export_bytes") > field("raw_bytes"), "{last}");
+    assert!(f("export_bytes") > f("raw_bytes"), "{last}");
 }
