@@ -340,9 +340,9 @@ async fn faulty_cameras_misbehave_as_asked() {
         count(server.camera_url(4))
     );
     assert!(
-        (17..=23).contains(&stalled),
+        (10..=23).contains(&stalled),
         "stalled camera sent {stalled}"
     );
-    assert!((16..=24).contains(&slow), "slow camera sent {slow}");
-    assert!(up >= 36, "flapping camera in its up phase sent {up}");
+    assert!((10..=26).contains(&slow), "slow camera sent {slow}");
+    assert!(up >= 32, "flapping camera in its up phase sent {up}");
 }
