@@ -64,21 +64,26 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let estate = Estate::london(args.seed);
     let plan = estate.stream_plan();
 
-    // Accounts before the server starts, so there is no one-time secret to change.
-    let store = Store::open(&settings.data)
-        .await
-        .with_context(|| format!("opening {}", settings.data.display()))?;
-    let passwords = provision_accounts(&store).await?;
-    store.close().await;
-
     let sim = SimServer::start(SimConfig {
         listen: args.sim_listen,
         ..plan.config.clone()
     })
     .await
     .context("starting the simulated estate")?;
-    let running = super::serve::start(settings).await?;
-    let store = &running.state.store;
+
+    // Accounts and cameras go in before the server starts: no one-time secret to change,
+    // and the recorder starts on cameras already pointing at this run's simulator.
+    let store = Store::open(&settings.data)
+        .await
+        .with_context(|| format!("opening {}", settings.data.display()))?;
+    let passwords = provision_accounts(&store).await?;
+    let everything = Visibility::everything();
+    let mut existing: std::collections::HashMap<String, sightline_core::CameraId> = store
+        .cameras(&everything)
+        .await?
+        .into_iter()
+        .map(|c| (c.name, c.id))
+        .collect();
     // The first owned cameras record, and one covert observation post (seen only by
     // those cleared for it); everything else is registered without recording.
     let (mut overt_recording, mut covert_recording, mut registered) = (0, 0, 0);
@@ -91,8 +96,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             } else {
                 overt_recording < args.recording
             };
-        let id = register(store, camera, sim.camera_url(*main), record).await?;
-        running.state.recorder.sync_camera(id).await?;
+        let known = existing.remove(&camera.name);
+        register(&store, camera, known, sim.camera_url(*main), record).await?;
         if record {
             *if camera.covert {
                 &mut covert_recording
@@ -123,6 +128,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             })
             .await?;
     }
+    store.close().await;
+    let running = super::serve::start(settings).await?;
 
     let base = format!("{}://{}", running.scheme, running.addr);
     let partner: u32 = estate.councils.iter().map(|c| c.cameras).sum();
@@ -182,22 +189,18 @@ async fn provision_accounts(store: &Store) -> anyhow::Result<Vec<(String, String
     Ok(made)
 }
 
-/// Registers (or, on a later run, re-points) one estate camera; returns its id.
+/// Registers one estate camera, or on a later run (`known`) points it at this run's
+/// simulator and sets whether it records.
 async fn register(
     store: &Store,
     camera: &EstateCamera,
+    known: Option<sightline_core::CameraId>,
     url: String,
     record: bool,
-) -> anyhow::Result<sightline_core::CameraId> {
+) -> anyhow::Result<()> {
     let everything = Visibility::everything();
-    let existing = store
-        .cameras(&everything)
-        .await?
-        .into_iter()
-        .find(|c| c.name == camera.name);
-    // The simulator's port may differ from the last run's: point the camera at it.
-    let (action, id) = match existing {
-        Some(c) => {
+    let (action, id) = match known {
+        Some(id) => {
             let update = CameraUpdate {
                 url: Some(url.clone()),
                 enabled: Some(record),
@@ -205,7 +208,7 @@ async fn register(
             };
             (
                 "camera.update",
-                store.update_camera(&everything, c.id, update).await?.id,
+                store.update_camera(&everything, id, update).await?.id,
             )
         }
         None => {
@@ -244,5 +247,5 @@ async fn register(
         format!("demo setup, {}", camera.key),
     )
     .await?;
-    Ok(id)
+    Ok(())
 }
