@@ -6,12 +6,14 @@
 //! playing, one access unit goes out every `1/fps` s as a single write of pre-built
 //! interleaved RTP bytes (see `prepared`), and an RTCP sender report about every 5 s.
 //!
-//! Pacing uses a tokio interval with [`MissedTickBehavior::Delay`]: if a write stalls, the
-//! following frames are sent later rather than in a burst, so every frame is sent exactly once,
-//! in order, with gap-free sequence numbers and timestamps, and a struggling client is never
-//! handed a catch-up burst on top. (A real camera would drop frames instead; recorders under
-//! test should see loss only when there is real loss.) Every write is bounded by
-//! [`WRITE_TIMEOUT`]; a client that cannot take a frame in that time is disconnected.
+//! Frames are paced against their fixed schedule (a tokio interval with
+//! [`MissedTickBehavior::Burst`]): if a write stalls, the frames that fell due meanwhile go
+//! out back to back until the camera is on time again, as a real camera drains its buffer.
+//! Every frame is still sent exactly once, in order, with gap-free sequence numbers and
+//! timestamps, and its lateness against the schedule is what `late` counts: a frame more
+//! than [`crate::LATE_AFTER`] late is one a real camera would have dropped. Every write is
+//! bounded by [`WRITE_TIMEOUT`]; a client that cannot take a frame in that time is
+//! disconnected.
 
 use std::io;
 use std::sync::Arc;
@@ -49,14 +51,20 @@ struct Playback {
     octets: u32,
     /// When the last frame went out, and its RTP timestamp.
     last_sent: Option<(Instant, u32)>,
-    /// When the first frame was due (a stalling camera stops some time after).
-    started: Instant,
+    /// The first frame this playback sent.
+    first_frame: u64,
 }
 
 impl Playback {
-    /// Whether a stalling camera has stopped sending.
+    /// Whether a stalling camera has stopped sending: once the frames due in `after`
+    /// since the first have gone (counted, not timed, so a loaded machine changes nothing).
     fn stalled(&self, shared: &Shared) -> bool {
-        matches!(shared.fault(self.camera), Some(Fault::Stall { after }) if self.started.elapsed() >= after)
+        let Some(Fault::Stall { after }) = shared.fault(self.camera) else {
+            return false;
+        };
+        let fps = shared.scene(self.camera).clip.spec.fps;
+        let allowed = (after.as_secs_f64() * f64::from(fps)).round() as u64;
+        self.next_frame - self.first_frame >= allowed
     }
 }
 
@@ -214,7 +222,7 @@ fn start_playback(shared: &Shared, camera: usize, channel: u8, first_frame: u64)
         _ => 1,
     };
     let mut frames = interval_at(start, due_offset(1, fps) * slowness);
-    frames.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    frames.set_missed_tick_behavior(MissedTickBehavior::Burst);
     // The first report follows the first frame closely so receivers can map time early.
     let mut rtcp = interval_at(start + due_offset(1, fps) / 2, RTCP_INTERVAL);
     rtcp.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -227,7 +235,7 @@ fn start_playback(shared: &Shared, camera: usize, channel: u8, first_frame: u64)
         packets: 0,
         octets: 0,
         last_sent: None,
-        started: start,
+        first_frame,
     }
 }
 

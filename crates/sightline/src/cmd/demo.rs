@@ -76,7 +76,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let store = Store::open(&settings.data)
         .await
         .with_context(|| format!("opening {}", settings.data.display()))?;
-    let passwords = provision_accounts(&store).await?;
+    provision_accounts(&store).await?;
     let everything = Visibility::everything();
     let mut existing: std::collections::HashMap<String, sightline_core::CameraId> = store
         .cameras(&everything)
@@ -108,6 +108,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         registered += 1;
     }
     let recording = overt_recording + covert_recording;
+    // Cameras from another seed or an older demo: keep their recordings, stop recording.
+    for (_, id) in existing {
+        let stop = CameraUpdate {
+            enabled: Some(false),
+            ..Default::default()
+        };
+        store.update_camera(&everything, id, stop).await?;
+    }
     // The borough command sees the security zone's cameras and the councils' shared feeds.
     for (group, rights) in std::iter::once((
         estate::SECURITY_ZONE.to_owned(),
@@ -140,14 +148,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         estate.bwv.len()
     );
     println!("  API:      {base}/api/cameras   OpenAPI: {base}/api/openapi.json");
-    if passwords.is_empty() {
-        println!("  sign in:  with the accounts made on the first run (reset one with `sightline user reset-password`)");
-    } else {
-        println!("  sign in:  POST {base}/api/session with one of these (shown once):");
-        for (name, password) in &passwords {
-            println!("    login: {name} / {password}");
-        }
-    }
+    println!("  sign in:  POST {base}/api/session with a demo account (see above; `sightline user reset-password` if lost)");
     let data = running.state.store.root().display().to_string();
     println!("  CLI:      export SIGHTLINE_TOKEN=$(sightline token create --data {data} --user supervisor | tail -n 1)");
     println!("            sightline camera list --server {base}");
@@ -159,13 +160,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the demo's accounts if none exists yet; returns the new ones' passwords.
-async fn provision_accounts(store: &Store) -> anyhow::Result<Vec<(String, String)>> {
-    if store.user_count().await? > 0 {
-        return Ok(vec![]);
-    }
-    let mut made = vec![];
+/// Creates the demo's accounts that do not exist yet and prints each new one's
+/// password at once (it is shown only this once, so before anything else can fail).
+async fn provision_accounts(store: &Store) -> anyhow::Result<()> {
+    let mut first = true;
     for (name, role, clearance) in ACCOUNTS {
+        if store.user(name).await.is_ok() {
+            continue;
+        }
         let password = sightline_store::credentials::new_secret("")[..20].to_owned();
         store
             .add_user(NewUser {
@@ -184,9 +186,12 @@ async fn provision_accounts(store: &Store) -> anyhow::Result<Vec<(String, String
             format!("demo account, {role}"),
         )
         .await?;
-        made.push(((*name).to_owned(), password));
+        if std::mem::take(&mut first) {
+            println!("Demo accounts (passwords shown once):");
+        }
+        println!("    login: {name} / {password}");
     }
-    Ok(made)
+    Ok(())
 }
 
 /// Registers one estate camera, or on a later run (`known`) points it at this run's
@@ -204,6 +209,11 @@ async fn register(
             let update = CameraUpdate {
                 url: Some(url.clone()),
                 enabled: Some(record),
+                owner_org: Some(camera.owner_org.clone()),
+                kind: Some(kind_of(camera)),
+                control: Some(control_of(camera)),
+                position: Some(Some(camera.position)),
+                sensitivity: Some(sensitivity_of(camera)),
                 ..Default::default()
             };
             (
@@ -215,25 +225,10 @@ async fn register(
             let mut config = CameraConfig::new(camera.name.clone(), url.clone());
             config.owner_org = camera.owner_org.clone();
             config.enabled = record;
-            config.kind = match camera.kind {
-                Kind::Static => CameraKind::Static,
-                Kind::Ptz => CameraKind::Ptz,
-                Kind::Deployable => CameraKind::Deployable,
-            };
-            config.control = match camera.control {
-                Control::Owned => ControlClass::Owned,
-                Control::Partner => ControlClass::Partner,
-                Control::Temporary => ControlClass::Temporary,
-            };
+            config.kind = kind_of(camera);
+            config.control = control_of(camera);
             config.position = Some(camera.position);
-            config.sensitivity = Sensitivity {
-                classification: if camera.covert {
-                    Classification::Secret
-                } else {
-                    Classification::Official
-                },
-                covert: camera.covert,
-            };
+            config.sensitivity = sensitivity_of(camera);
             (
                 "camera.add",
                 store.add_camera(&everything, config).await?.id,
@@ -248,4 +243,32 @@ async fn register(
     )
     .await?;
     Ok(())
+}
+
+fn kind_of(camera: &EstateCamera) -> CameraKind {
+    match camera.kind {
+        Kind::Static => CameraKind::Static,
+        Kind::Ptz => CameraKind::Ptz,
+        Kind::Deployable => CameraKind::Deployable,
+    }
+}
+
+fn control_of(camera: &EstateCamera) -> ControlClass {
+    match camera.control {
+        Control::Owned => ControlClass::Owned,
+        Control::Partner => ControlClass::Partner,
+        Control::Temporary => ControlClass::Temporary,
+    }
+}
+
+/// Covert posts are SECRET and covert; everything else OFFICIAL.
+fn sensitivity_of(camera: &EstateCamera) -> Sensitivity {
+    Sensitivity {
+        classification: if camera.covert {
+            Classification::Secret
+        } else {
+            Classification::Official
+        },
+        covert: camera.covert,
+    }
 }

@@ -20,7 +20,7 @@ pub struct SimArgs {
     #[arg(long)]
     bitrate: Option<u32>,
     /// Serve a whole simulated estate instead of --cameras (`london`).
-    #[arg(long, value_parser = ["london"])]
+    #[arg(long, value_parser = ["london"], conflicts_with_all = ["cameras", "bitrate", "faults", "fps"])]
     estate: Option<String>,
     /// The estate's seed: the same seed gives the same city.
     #[arg(long, default_value_t = 1)]

@@ -92,29 +92,45 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
     );
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     rig.stop_cameras().await?;
-    // The last index rows are committed in the next group commit.
-    tokio::time::sleep(Duration::from_secs(2)).await;
 
+    // Every span of the recording, once the index has stopped growing (the last rows
+    // land with the next group commit).
     let id = rig.cameras[0];
     let now = sightline_core::Timestamp::now();
     let window = format!(
         "from={}&to={}",
-        now.add_micros(-3_600_000_000).to_rfc3339(),
-        now.to_rfc3339()
+        now.add_micros(-86_400_000_000).to_rfc3339(),
+        now.add_micros(60_000_000).to_rfc3339()
     )
     .replace('+', "%2B");
-    let spans: serde_json::Value = rig
-        .http
-        .get(format!("{}/api/cameras/{id}/recordings?{window}", rig.base))
-        .bearer_auth(&rig.viewer)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let span = &spans["spans"][0];
+    let mut last_total = None;
+    let settled = Instant::now();
+    let spans = loop {
+        let r: serde_json::Value = rig
+            .http
+            .get(format!("{}/api/cameras/{id}/recordings?{window}", rig.base))
+            .bearer_auth(&rig.viewer)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let spans = r["spans"].as_array().cloned().unwrap_or_default();
+        let total: i64 = spans.iter().filter_map(|s| s["bytes"].as_i64()).sum();
+        if last_total == Some(total) && total > 0 {
+            break spans;
+        }
+        anyhow::ensure!(
+            settled.elapsed() < Duration::from_secs(30),
+            "the recording's index did not settle"
+        );
+        last_total = Some(total);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
     let (from, to) = (
-        span["start"].as_str().context("a recorded span")?,
-        span["end"].as_str().context("a recorded span")?,
+        spans[0]["start"].as_str().context("a recorded span")?,
+        spans[spans.len() - 1]["end"]
+            .as_str()
+            .context("a recorded span")?,
     );
     let url = format!(
         "{}/api/cameras/{id}/export.mp4?from={}&to={}",

@@ -59,7 +59,12 @@ impl Process {
         }
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
-            if self.child.try_wait()?.is_some() {
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::ensure!(
+                    status.success(),
+                    "process {} stopped with {status}: its counts cannot be trusted",
+                    self.pid()
+                );
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -196,25 +201,23 @@ impl Rig {
             urls.len()
         );
 
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let base = format!("http://127.0.0.1:{port}");
+        // Port 0, and the address the server prints: no window for another process to
+        // take a port picked in advance.
         let mut serve_cmd = Command::new(&exe);
         serve_cmd
             .args(["serve", "--data"])
             .arg(&data)
-            .args(["--listen", &format!("127.0.0.1:{port}")]);
+            .args(["--listen", "127.0.0.1:0"]);
         let server = Process::spawn(serve_cmd, &work.join("serve.log"))?;
+        let base = server
+            .lines_until(Duration::from_secs(60), |l| {
+                l.starts_with("Sightline listening on ")
+            })
+            .context("waiting for the recorder")?
+            .iter()
+            .find_map(|l| l.strip_prefix("Sightline listening on ").map(str::to_owned))
+            .context("the recorder did not say where it listens")?;
         let http = reqwest::Client::new();
-        let started = Instant::now();
-        while http.get(format!("{base}/api/health")).send().await.is_err() {
-            anyhow::ensure!(
-                started.elapsed() < Duration::from_secs(60),
-                "the recorder did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
         let mut ids = Vec::with_capacity(urls.len());
         for (n, url) in urls.iter().enumerate() {
             let resp = http
@@ -292,16 +295,14 @@ impl Rig {
             frames: vec![0; n],
             late: vec![0; n],
         };
-        for line in self
-            .sim
-            .lines_until(Duration::from_secs(5), |_| false)
-            .unwrap_or_default()
-        {
+        let mut reported = 0;
+        for line in self.sim.lines_until(Duration::from_secs(5), |_| false)? {
             let Some(rest) = line.strip_prefix("sent camera=") else {
                 continue;
             };
             let mut fields = rest.split(' ');
             let camera: usize = fields.next().context("a camera number")?.parse()?;
+            reported += 1;
             for field in fields {
                 match field.split_once('=') {
                     Some(("frames", v)) => sent.frames[camera - 1] = v.parse()?,
@@ -310,6 +311,10 @@ impl Rig {
                 }
             }
         }
+        anyhow::ensure!(
+            reported == n,
+            "the simulator reported {reported} of {n} cameras' counts"
+        );
         let draining = Instant::now();
         while self.recording().await? > 0 {
             anyhow::ensure!(
