@@ -331,13 +331,16 @@ impl Rig {
         self.server.interrupt(Duration::from_secs(60))
     }
 
-    /// Removes the run's directory, or keeps it (and says where) when it went wrong.
+    /// Removes the run's directory; when it went wrong, keeps the logs and the index
+    /// for inspection (and says where) but not the media, which at hundreds of cameras
+    /// is gigabytes a run and would fill the disk over a `--find-max` search.
     pub fn finish(&self, clean: bool) {
         if clean {
             let _ = std::fs::remove_dir_all(&self.work);
         } else {
+            let _ = std::fs::remove_dir_all(self.data.join("media"));
             eprintln!(
-                "kept the run's data and logs for inspection: {}",
+                "kept the run's logs and index for inspection: {}",
                 self.work.display()
             );
         }
