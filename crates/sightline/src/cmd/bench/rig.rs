@@ -346,3 +346,10 @@ impl Rig {
         }
     }
 }
+
+impl Drop for Rig {
+    /// A run abandoned on an error keeps its logs but never its media.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.data.join("media"));
+    }
+}
