@@ -119,6 +119,34 @@ fn camera_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Camera, StoreError> 
     })
 }
 
+/// The columns a [`CameraConfig`] sets, in the order [`bind_config`] binds them.
+const CONFIG_COLUMNS: &str = "name, url, username, transport, enabled, retention_days, owner_org, \
+     camera_group, classification, covert, kind, control, lat, lon, borough";
+const CONFIG_VALUES: &str = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?";
+
+/// Binds a validated configuration's values for [`CONFIG_COLUMNS`]; adding and
+/// updating a camera write the same fields the same way.
+fn bind_config<'q>(
+    q: sqlx::query::Query<'q, sqlx::Sqlite, SqliteArguments<'q>>,
+    c: &'q CameraConfig,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, SqliteArguments<'q>> {
+    q.bind(&c.name)
+        .bind(&c.url)
+        .bind(&c.username)
+        .bind(c.transport.as_str())
+        .bind(c.enabled)
+        .bind(i64::from(c.retention_days))
+        .bind(&c.owner_org)
+        .bind(&c.group)
+        .bind(c.sensitivity.classification.rank())
+        .bind(c.sensitivity.covert)
+        .bind(c.kind.as_str())
+        .bind(c.control.as_str())
+        .bind(c.position.map(|p| p.lat))
+        .bind(c.position.map(|p| p.lon))
+        .bind(&c.borough)
+}
+
 /// Ids of cameras everyone may know of (OFFICIAL, overt) count up from 1 below this,
 /// never reused; the others are drawn at random above it, up to 2^53 (safe in
 /// JavaScript).
@@ -200,34 +228,18 @@ impl Store {
             .await?;
         name_is_free(&mut tx, visible, &config.name, None).await?;
         let id = new_camera_id(&mut tx, config.sensitivity).await?;
-        sqlx::query(
-            "INSERT INTO cameras (id, name, url, username, password_sealed, transport, enabled, retention_days,
-                                  owner_org, camera_group, classification, covert, kind, control, lat, lon,
-                                  borough, created_us, updated_us)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(&config.name)
-        .bind(&config.url)
-        .bind(&config.username)
-        .bind(sealed)
-        .bind(config.transport.as_str())
-        .bind(config.enabled)
-        .bind(i64::from(config.retention_days))
-        .bind(&config.owner_org)
-        .bind(&config.group)
-        .bind(config.sensitivity.classification.rank())
-        .bind(config.sensitivity.covert)
-        .bind(config.kind.as_str())
-        .bind(config.control.as_str())
-        .bind(config.position.map(|p| p.lat))
-        .bind(config.position.map(|p| p.lon))
-        .bind(&config.borough)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| StoreError::db(format!("saving camera {:?}", config.name), e))?;
+        let sql = format!(
+            "INSERT INTO cameras ({CONFIG_COLUMNS}, id, password_sealed, created_us, updated_us)
+             VALUES ({CONFIG_VALUES}, ?, ?, ?, ?)"
+        );
+        bind_config(sqlx::query(&sql), &config)
+            .bind(id)
+            .bind(sealed)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db(format!("saving camera {:?}", config.name), e))?;
         tx.commit()
             .await
             .map_err(|e| StoreError::db(format!("saving camera {:?}", config.name), e))?;
@@ -335,32 +347,15 @@ impl Store {
         };
         let mut tx = self.write_tx(&format!("updating camera {id}")).await?;
         name_is_free(&mut tx, visible, &config.name, Some(id)).await?;
-        sqlx::query(
-            "UPDATE cameras SET name = ?, url = ?, username = ?, transport = ?, enabled = ?, retention_days = ?,
-                                owner_org = ?, camera_group = ?, classification = ?, covert = ?, kind = ?,
-                                control = ?, lat = ?, lon = ?, borough = ?, updated_us = ?
-             WHERE id = ?",
-        )
-        .bind(&config.name)
-        .bind(&config.url)
-        .bind(&config.username)
-        .bind(config.transport.as_str())
-        .bind(config.enabled)
-        .bind(i64::from(config.retention_days))
-        .bind(&config.owner_org)
-        .bind(&config.group)
-        .bind(config.sensitivity.classification.rank())
-        .bind(config.sensitivity.covert)
-        .bind(config.kind.as_str())
-        .bind(config.control.as_str())
-        .bind(config.position.map(|p| p.lat))
-        .bind(config.position.map(|p| p.lon))
-        .bind(&config.borough)
-        .bind(Timestamp::now().micros())
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| StoreError::db(format!("updating camera {id}"), e))?;
+        let sql = format!(
+            "UPDATE cameras SET ({CONFIG_COLUMNS}, updated_us) = ({CONFIG_VALUES}, ?) WHERE id = ?"
+        );
+        bind_config(sqlx::query(&sql), &config)
+            .bind(Timestamp::now().micros())
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::db(format!("updating camera {id}"), e))?;
         if let Some(p) = new_password {
             sqlx::query("UPDATE cameras SET password_sealed = ? WHERE id = ?")
                 .bind(p.map(|p| self.sealer.seal(&p)))

@@ -19,22 +19,36 @@ impl Store {
     /// Grants made to an organisation.
     pub async fn grants_to(&self, org: &str) -> Result<Vec<Grant>, StoreError> {
         Ok(self
-            .grants()
+            .grants_where("org = ?", org.to_owned())
             .await?
             .into_iter()
-            .filter(|g| g.grant.org == org)
             .map(|g| g.grant)
             .collect())
     }
 
     /// Every grant, by id.
     pub async fn grants(&self) -> Result<Vec<StoredGrant>, StoreError> {
-        let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
-            "SELECT id, org, camera_group, rights, ptz_priority FROM grants ORDER BY id",
-        )
-        .fetch_all(&self.db)
-        .await
-        .map_err(|e| StoreError::db("listing grants", e))?;
+        self.grants_where("1 = ?", 1).await
+    }
+
+    /// Grants matching one condition on one bound value, by id. (Every signed-in
+    /// request loads its org's grants, so the filter belongs in SQL.)
+    async fn grants_where<T>(
+        &self,
+        condition: &str,
+        value: T,
+    ) -> Result<Vec<StoredGrant>, StoreError>
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send,
+    {
+        let sql = format!(
+            "SELECT id, org, camera_group, rights, ptz_priority FROM grants WHERE {condition} ORDER BY id"
+        );
+        let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(&sql)
+            .bind(value)
+            .fetch_all(&self.db)
+            .await
+            .map_err(|e| StoreError::db("listing grants", e))?;
         Ok(rows
             .into_iter()
             .map(|(id, org, camera_group, rights, ptz)| StoredGrant {
@@ -84,10 +98,9 @@ impl Store {
     /// Withdraws a grant; members of the org lose access at their next request.
     pub async fn remove_grant(&self, id: i64) -> Result<StoredGrant, StoreError> {
         let grant = self
-            .grants()
+            .grants_where("id = ?", id)
             .await?
-            .into_iter()
-            .find(|g| g.id == id)
+            .pop()
             .ok_or_else(|| StoreError::NotFound(format!("no grant with id {id}")))?;
         sqlx::query("DELETE FROM grants WHERE id = ?")
             .bind(id)

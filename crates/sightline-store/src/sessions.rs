@@ -165,10 +165,8 @@ impl Store {
         .await
         .map_err(|e| StoreError::db(format!("creating a token for {:?}", user.name), e))?;
         let token = self
-            .tokens(None)
+            .token(id)
             .await?
-            .into_iter()
-            .find(|t| t.id == id)
             .ok_or_else(|| StoreError::NotFound(format!("token {id} vanished")))?;
         Ok((token, secret))
     }
@@ -199,13 +197,28 @@ impl Store {
 
     /// API tokens, all or one user's, by id.
     pub async fn tokens(&self, user: Option<&str>) -> Result<Vec<ApiToken>, StoreError> {
+        self.tokens_matching(user, None).await
+    }
+
+    /// One API token's record.
+    async fn token(&self, id: i64) -> Result<Option<ApiToken>, StoreError> {
+        Ok(self.tokens_matching(None, Some(id)).await?.pop())
+    }
+
+    async fn tokens_matching(
+        &self,
+        user: Option<&str>,
+        id: Option<i64>,
+    ) -> Result<Vec<ApiToken>, StoreError> {
         let rows = sqlx::query(
             "SELECT t.id, u.name, t.label, t.created_us, t.expires_us, t.last_used_us, t.revoked_us
              FROM api_tokens t JOIN users u ON u.id = t.user_id
-             WHERE ? IS NULL OR u.name = ? ORDER BY t.id",
+             WHERE (? IS NULL OR u.name = ?) AND (? IS NULL OR t.id = ?) ORDER BY t.id",
         )
         .bind(user)
         .bind(user)
+        .bind(id)
+        .bind(id)
         .fetch_all(&self.db)
         .await
         .map_err(|e| StoreError::db("listing API tokens", e))?;
@@ -245,7 +258,7 @@ impl Store {
                 .execute(&self.db)
                 .await
                 .map_err(|e| StoreError::db(format!("revoking token {id}"), e))?;
-        let token = self.tokens(None).await?.into_iter().find(|t| t.id == id);
+        let token = self.token(id).await?;
         match token {
             Some(t) if done.rows_affected() == 1 => Ok(t),
             Some(_) => Err(StoreError::Conflict(format!(
