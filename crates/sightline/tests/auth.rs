@@ -13,24 +13,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sightline_server::access::{Access, ROUTES};
 
-/// Signs in with a password; returns the cookie header value and the CSRF token.
-async fn sign_in(server: &Server, user: &str, password: &str) -> (String, String) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/api/session", server.base))
-        .json(&json!({ "username": user, "password": password }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "signing in as {user}");
-    let set_cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
-    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
-        assert!(set_cookie.contains(attribute), "{set_cookie}");
-    }
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
-    let body: Value = resp.json().await.unwrap();
-    (cookie, body["csrf_token"].as_str().unwrap().to_owned())
-}
-
 /// The status of listing cameras with a session cookie.
 async fn list_with_cookie(server: &Server, cookie: &str) -> StatusCode {
     with_cookie(server, Method::GET, "/api/cameras", cookie)
@@ -98,7 +80,7 @@ async fn without_credentials_only_sign_in_and_health_answer() {
             .status(),
         200
     );
-    let (cookie, _) = sign_in(&server, "test-viewer", TEST_PASSWORD).await;
+    let (cookie, _) = sign_in(&server.base, "test-viewer", TEST_PASSWORD).await;
     assert!(cookie.starts_with("sightline_session="));
 }
 
@@ -106,7 +88,7 @@ async fn without_credentials_only_sign_in_and_health_answer() {
 async fn cookie_sessions_need_the_csrf_token_and_end_on_sign_out() {
     let dir = TempDir::new("auth-csrf");
     let server = Server::start(&dir.path("data")).await;
-    let (cookie, csrf) = sign_in(&server, "test-viewer", TEST_PASSWORD).await;
+    let (cookie, csrf) = sign_in(&server.base, "test-viewer", TEST_PASSWORD).await;
 
     // Reading needs only the cookie.
     assert_eq!(list_with_cookie(&server, &cookie).await, 200);
@@ -155,7 +137,7 @@ async fn cookie_sessions_need_the_csrf_token_and_end_on_sign_out() {
     assert_eq!(resp.status(), 200);
 
     // An administrator ends someone's sessions.
-    let (cookie, _) = sign_in(&server, "test-viewer", TEST_PASSWORD).await;
+    let (cookie, _) = sign_in(&server.base, "test-viewer", TEST_PASSWORD).await;
     let resp = server
         .request(Method::PATCH, "/api/users/test-viewer", &server.admin)
         .json(&json!({ "end_sessions": true }))
@@ -171,7 +153,7 @@ async fn idle_sessions_expire() {
     let dir = TempDir::new("auth-idle");
     let server =
         Server::start_with_settings(&dir.path("data"), "[auth]\nsession_idle_seconds = 2\n").await;
-    let (cookie, _) = sign_in(&server, "test-viewer", TEST_PASSWORD).await;
+    let (cookie, _) = sign_in(&server.base, "test-viewer", TEST_PASSWORD).await;
     // Use keeps it alive past the idle limit...
     for _ in 0..4 {
         assert_eq!(list_with_cookie(&server, &cookie).await, 200);

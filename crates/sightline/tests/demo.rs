@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_records_within_ten_seconds_and_stops_cleanly() {
@@ -65,20 +65,7 @@ async fn the_demo_records_within_ten_seconds_and_stops_cleanly() {
 
     // Signed in as the (uncleared) supervisor: the estate is there, some of it recording.
     let http = reqwest::Client::new();
-    let resp = http
-        .post(format!("{base}/api/session"))
-        .json(&json!({ "username": "supervisor", "password": logins["supervisor"] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let cookie = resp.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let (cookie, _) = sign_in(&base, "supervisor", &logins["supervisor"]).await;
     let cameras = loop {
         let list: Vec<Value> = http
             .get(format!("{base}/api/cameras"))

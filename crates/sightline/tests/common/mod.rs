@@ -496,3 +496,22 @@ pub fn cli_as(server: &Server, token: &str, args: &[&str]) -> (bool, String, Str
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Signs in to the server at `base` with a password, checking the cookie's attributes;
+/// returns the cookie header value and the session's CSRF token.
+pub async fn sign_in(base: &str, user: &str, password: &str) -> (String, String) {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/api/session"))
+        .json(&serde_json::json!({ "username": user, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "signing in as {user}");
+    let set_cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let body: Value = resp.json().await.unwrap();
+    (cookie, body["csrf_token"].as_str().unwrap().to_owned())
+}
